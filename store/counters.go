@@ -1,0 +1,150 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"io"
+	"time"
+
+	"contactstore/internal/keys"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Aggregate counters live in Pebble as merge operands: vectors of signed integers that
+// Pebble adds up during reads and compactions, so that ingest never reads them back. They
+// hold counts only — no pseudonym, no contact data.
+
+// counterMerger sums counter vectors element by element.
+var counterMerger = &pebble.Merger{
+	Name: "contactstore.counters.v1",
+	Merge: func(_, value []byte) (pebble.ValueMerger, error) {
+		v, err := decodeCounters(value)
+		if err != nil {
+			return nil, err
+		}
+		return &counterValue{v: v}, nil
+	},
+}
+
+type counterValue struct{ v []int64 }
+
+func (c *counterValue) add(value []byte) error {
+	o, err := decodeCounters(value)
+	if err != nil {
+		return err
+	}
+	for len(c.v) < len(o) {
+		c.v = append(c.v, 0)
+	}
+	for i, x := range o {
+		c.v[i] += x
+	}
+	return nil
+}
+
+func (c *counterValue) MergeNewer(value []byte) error { return c.add(value) }
+func (c *counterValue) MergeOlder(value []byte) error { return c.add(value) }
+func (c *counterValue) Finish(bool) ([]byte, io.Closer, error) {
+	return encodeCounters(c.v), nil, nil
+}
+
+const maxCounters = 64
+
+func encodeCounters(v []int64) []byte {
+	b := make([]byte, 0, len(v)*2)
+	for _, x := range v {
+		b = binary.AppendVarint(b, x)
+	}
+	return b
+}
+
+func decodeCounters(b []byte) ([]int64, error) {
+	var v []int64
+	for len(b) > 0 {
+		x, n := binary.Varint(b)
+		if n <= 0 || len(v) == maxCounters {
+			return nil, errors.New("malformed counter value")
+		}
+		v = append(v, x)
+		b = b[n:]
+	}
+	return v, nil
+}
+
+// Counter vectors.
+//
+//	S "t"                          totals: contacts, customers
+//	S "r" channel:1 month:u32      per channel and month of contact: contacts, rated,
+//	                               sum of ratings, then how many of each mark 1..10
+const (
+	totContacts  = 0
+	totCustomers = 1
+
+	rContacts = 0
+	rRated    = 1
+	rSum      = 2
+	rHist     = 3 // 10 slots
+	rLen      = rHist + 10
+)
+
+var totalsKey = keys.Stat("t")
+
+func ratingKey(channel byte, month uint32) []byte {
+	k := keys.Stat("r")
+	k = append(k, channel)
+	return binary.BigEndian.AppendUint32(k, month)
+}
+
+func monthOf(t time.Time) uint32 {
+	t = t.UTC()
+	return uint32(t.Year()*12 + int(t.Month()) - 1)
+}
+
+type counterSet struct {
+	totals []int64
+	rating map[string][]int64
+}
+
+func newCounterSet() *counterSet {
+	return &counterSet{totals: make([]int64, 2), rating: map[string][]int64{}}
+}
+
+func (c *counterSet) addTotals(contacts, customers int64) {
+	c.totals[totContacts] += contacts
+	c.totals[totCustomers] += customers
+}
+
+func (c *counterSet) addContact(channel byte, t time.Time, rating int, sign int64) {
+	k := string(ratingKey(channel, monthOf(t)))
+	v := c.rating[k]
+	if v == nil {
+		v = make([]int64, rLen)
+		c.rating[k] = v
+	}
+	v[rContacts] += sign
+	if rating >= 1 && rating <= 10 {
+		v[rRated] += sign
+		v[rSum] += sign * int64(rating)
+		v[rHist+rating-1] += sign
+	}
+}
+
+func (c *counterSet) apply(b *pebble.Batch) error {
+	if c.totals[0] != 0 || c.totals[1] != 0 {
+		if err := b.Merge(totalsKey, encodeCounters(c.totals), nil); err != nil {
+			return err
+		}
+	}
+	for k, v := range c.rating {
+		if err := b.Merge([]byte(k), encodeCounters(v), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func u32(v uint32) []byte   { return binary.BigEndian.AppendUint32(nil, v) }
+func u64(v uint64) []byte   { return binary.BigEndian.AppendUint64(nil, v) }
+func beU32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
+func beU64(b []byte) uint64 { return binary.BigEndian.Uint64(b) }

@@ -1,0 +1,400 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"contactstore/crypto"
+	"contactstore/internal/keys"
+	"contactstore/internal/record"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/klauspost/compress/s2"
+)
+
+// PutResult tells what a Put stored.
+type PutResult struct {
+	// IDs holds each contact's id in input order; the store assigned those that had none.
+	IDs []string
+	// Added counts contacts new to the store; Replaced counts those whose id was stored
+	// already and whose record was replaced (re-ingesting never duplicates).
+	Added, Replaced int
+}
+
+// item is one contact on its way through sealing and commit.
+type item struct {
+	c        Contact
+	cu       *customer
+	assigned bool // the store assigned the id: no earlier version can exist
+	bucket   uint32
+	tk       uint64
+	tag      [crypto.ContactTagSize]byte
+	channel  byte
+	key, val []byte
+}
+
+type commitReq struct {
+	items    []item
+	added    int
+	replaced int
+	done     chan error
+}
+
+// Put stores contacts atomically: when it returns nil every one of them is durable (unless
+// Options.NoSync), and when it returns an error none is stored. Concurrent Puts are sealed
+// in parallel and group-committed. An invalid contact fails the whole call with ErrInvalid,
+// naming its position and field.
+func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) {
+	var res PutResult
+	if len(contacts) == 0 {
+		return res, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	items := make([]item, len(contacts))
+	now := s.opts.Clock.Now()
+	for i := range contacts {
+		if err := contacts[i].Validate(); err != nil {
+			return res, fmt.Errorf("%w: contact %d: %v", ErrInvalid, i, err)
+		}
+		it := &items[i]
+		it.c = contacts[i]
+		if it.c.ID == "" {
+			it.c.ID = newULID(now)
+			it.assigned = true
+		}
+		if it.c.Category == "" {
+			it.c.Category = DefaultCategory
+		}
+		it.channel = channelCode(it.c.Channel)
+		it.bucket = keys.NoExpiry
+		it.tk = keys.TimeKey(it.c.Time)
+	}
+
+	s.gate.RLock()
+	defer s.gate.RUnlock()
+	if s.closed.Load() {
+		return res, ErrClosed
+	}
+	resolved := make(map[string]*customer)
+	for i := range items {
+		id := items[i].c.Customer
+		cu := resolved[id]
+		if cu == nil {
+			var err error
+			if cu, err = s.lookupCustomer(id, true); err != nil {
+				return res, err
+			}
+			resolved[id] = cu
+		}
+		items[i].cu = cu
+	}
+	if err := s.sealer.seal(items); err != nil {
+		return res, err
+	}
+	req := &commitReq{items: items, done: make(chan error, 1)}
+	s.commits <- req
+	if err := <-req.done; err != nil {
+		return res, err
+	}
+	res.IDs = make([]string, len(items))
+	for i := range items {
+		res.IDs[i] = items[i].c.ID
+	}
+	res.Added, res.Replaced = req.added, req.replaced
+	return res, nil
+}
+
+func channelCode(ch string) byte {
+	if i := slices.Index(Channels, ch); i >= 0 {
+		return byte(i + 1)
+	}
+	return 0
+}
+
+// sealer is a pool of goroutines that encode, compress and seal records.
+type sealer struct {
+	s     *Store
+	tasks chan sealTask
+	wg    sync.WaitGroup
+}
+
+type sealTask struct {
+	items []item
+	done  *sync.WaitGroup
+	err   *error
+	mu    *sync.Mutex
+}
+
+const sealChunk = 32
+
+func newSealer(s *Store, workers int) *sealer {
+	sl := &sealer{s: s, tasks: make(chan sealTask, workers*4)}
+	for range workers {
+		sl.wg.Add(1)
+		go sl.work()
+	}
+	return sl
+}
+
+func (sl *sealer) close() {
+	close(sl.tasks)
+	sl.wg.Wait()
+}
+
+// seal seals every item, spreading chunks over the workers.
+func (sl *sealer) seal(items []item) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	if len(items) <= sealChunk {
+		var buf sealBuf
+		return sl.sealItems(items, &buf)
+	}
+	for lo := 0; lo < len(items); lo += sealChunk {
+		hi := min(lo+sealChunk, len(items))
+		wg.Add(1)
+		sl.tasks <- sealTask{items: items[lo:hi], done: &wg, err: &firstErr, mu: &mu}
+	}
+	wg.Wait()
+	return firstErr
+}
+
+type sealBuf struct {
+	enc, comp []byte
+}
+
+func (sl *sealer) work() {
+	defer sl.wg.Done()
+	var buf sealBuf
+	for t := range sl.tasks {
+		if err := sl.sealItems(t.items, &buf); err != nil {
+			t.mu.Lock()
+			if *t.err == nil {
+				*t.err = err
+			}
+			t.mu.Unlock()
+		}
+		t.done.Done()
+	}
+}
+
+func (sl *sealer) sealItems(items []item, buf *sealBuf) error {
+	s := sl.s
+	for i := range items {
+		it := &items[i]
+		rc, err := s.recordCipher(it.cu, it.bucket)
+		if err != nil {
+			return wrapErr("sealing a record", err)
+		}
+		it.tag = crypto.ContactTag(&it.cu.key.DataKey, it.c.ID)
+		it.key = keys.Record(it.bucket, it.cu.key.Prefix, it.tk, it.tag[:])
+
+		rec := toRecord(&it.c)
+		buf.enc = record.Encode(buf.enc[:0], &rec)
+		payload, codec := buf.enc, byte(record.CodecNone)
+		if s.opts.Compression == "s2" && len(buf.enc) > 64 {
+			need := s2.MaxEncodedLen(len(buf.enc))
+			if cap(buf.comp) < need {
+				buf.comp = make([]byte, need)
+			}
+			if c := s2.Encode(buf.comp[:need], buf.enc); len(c) < len(buf.enc) {
+				payload, codec = c, record.CodecS2
+			}
+		}
+		val := make([]byte, 0, 4+len(payload)+crypto.RecordOverhead)
+		val = record.AppendEnvelopeHeader(val, codec, 0)
+		hdrLen := len(val)
+		aad := recordAAD(it.key, val[:hdrLen])
+		val, err = rc.Seal(val, payload, aad)
+		if err != nil {
+			return wrapErr("sealing a record", err)
+		}
+		it.val = val
+		if cap(buf.enc) > 1<<20 { // do not keep huge buffers after a large contact
+			buf.enc, buf.comp = nil, nil
+		}
+	}
+	return nil
+}
+
+// recordAAD binds a record's Pebble key and envelope header.
+func recordAAD(key, hdr []byte) []byte {
+	aad := make([]byte, 0, len(key)+len(hdr))
+	aad = append(aad, key...)
+	return append(aad, hdr...)
+}
+
+func toRecord(c *Contact) record.Contact {
+	r := record.Contact{
+		ID: c.ID, Customer: c.Customer, Time: c.Time, Channel: c.Channel, Direction: c.Direction,
+		Category: c.Category, Agent: c.Agent, Subject: c.Subject, Body: c.Body, Email: c.Email,
+		Phone: c.Phone, Rating: c.Rating, Tags: c.Tags, Meta: c.Meta,
+	}
+	if len(c.Attachments) > 0 {
+		r.Attachments = make([]record.Attachment, len(c.Attachments))
+		for i, a := range c.Attachments {
+			r.Attachments[i] = record.Attachment{Name: a.Name, Type: a.Type, Data: a.Data}
+		}
+	}
+	return r
+}
+
+func fromRecord(r *record.Contact) Contact {
+	c := Contact{
+		ID: r.ID, Customer: r.Customer, Time: r.Time, Channel: r.Channel, Direction: r.Direction,
+		Category: r.Category, Agent: r.Agent, Subject: r.Subject, Body: r.Body, Email: r.Email,
+		Phone: r.Phone, Rating: r.Rating, Tags: r.Tags, Meta: r.Meta,
+	}
+	if len(r.Attachments) > 0 {
+		c.Attachments = make([]Attachment, len(r.Attachments))
+		for i, a := range r.Attachments {
+			c.Attachments[i] = Attachment{Name: a.Name, Type: a.Type, Data: a.Data}
+		}
+	}
+	return c
+}
+
+// committer applies commit requests in arrival order, several per Pebble batch and fsync.
+func (s *Store) committer() {
+	defer s.wg.Done()
+	for req := range s.commits {
+		group := []*commitReq{req}
+		size := len(req.items)
+	drain:
+		for size < 16384 {
+			select {
+			case r, ok := <-s.commits:
+				if !ok {
+					break drain
+				}
+				group = append(group, r)
+				size += len(r.items)
+			default:
+				break drain
+			}
+		}
+		err := s.commitGroup(group)
+		for _, r := range group {
+			r.done <- err
+		}
+	}
+}
+
+// locator values: bucket:u32 time:u64 channel:1 rating:1
+const locatorLen = 4 + 8 + 1 + 1
+
+func (s *Store) commitGroup(group []*commitReq) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	locs := make(map[string][]byte)
+	member := make(map[string]struct{})
+	ctr := newCounterSet()
+	var created []*customer
+	seenNew := make(map[*customer]bool)
+	for _, req := range group {
+		req.added, req.replaced = 0, 0
+		for i := range req.items {
+			it := &req.items[i]
+			cu := it.cu
+			if !cu.persisted.Load() && !seenNew[cu] {
+				seenNew[cu] = true
+				created = append(created, cu)
+				if err := b.Set(cu.dataKeyKey(), cu.wrapped, nil); err != nil {
+					return wrapErr("commit", err)
+				}
+				ctr.addTotals(0, 1)
+			}
+			bk := keys.Bucket(cu.key.Prefix, it.bucket)
+			if _, ok := member[string(bk)]; !ok {
+				member[string(bk)] = struct{}{}
+				_ = b.Set(bk, nil, nil)
+				_ = b.Set(keys.Expiry(it.bucket, cu.key.Prefix), nil, nil)
+			}
+			lk := keys.Locator(cu.key.Prefix, it.tag)
+			isNew := true
+			if !it.assigned {
+				old, ok := locs[string(lk)]
+				if !ok {
+					v, closer, err := s.db.Get(lk)
+					switch err {
+					case nil:
+						old = slices.Clone(v)
+						closer.Close()
+					case pebble.ErrNotFound:
+					default:
+						return wrapErr("commit: reading a contact locator", err)
+					}
+				}
+				if len(old) == locatorLen {
+					isNew = false
+					ob, ot := beU32(old[0:4]), beU64(old[4:12])
+					oldKey := keys.Record(ob, cu.key.Prefix, ot, it.tag[:])
+					if string(oldKey) != string(it.key) {
+						_ = b.Delete(oldKey, nil)
+					}
+					ctr.addContact(old[12], keys.TimeFromKey(ot), int(old[13]), -1)
+				}
+			}
+			lv := make([]byte, 0, locatorLen)
+			lv = append(lv, u32(it.bucket)...)
+			lv = append(lv, u64(it.tk)...)
+			lv = append(lv, it.channel, byte(it.c.Rating))
+			locs[string(lk)] = lv
+			_ = b.Set(lk, lv, nil)
+			if err := b.Set(it.key, it.val, nil); err != nil {
+				return wrapErr("commit", err)
+			}
+			ctr.addContact(it.channel, it.c.Time, it.c.Rating, 1)
+			if isNew {
+				req.added++
+				ctr.addTotals(1, 0)
+			} else {
+				req.replaced++
+			}
+		}
+	}
+	if err := ctr.apply(b); err != nil {
+		return wrapErr("commit", err)
+	}
+	wo := pebble.Sync
+	if s.opts.NoSync {
+		wo = pebble.NoSync
+	}
+	if err := b.Commit(wo); err != nil {
+		return wrapErr("commit", err)
+	}
+	for _, cu := range created {
+		cu.persisted.Store(true)
+		cu.wrapped = nil
+	}
+	return nil
+}
+
+// newULID returns a time-ordered id: 48 bits of milliseconds and 80 random bits in
+// Crockford base32 (the ULID layout).
+func newULID(t time.Time) string {
+	var b [16]byte
+	ms := uint64(t.UnixMilli())
+	for i := 5; i >= 0; i-- {
+		b[i] = byte(ms)
+		ms >>= 8
+	}
+	_, _ = rand.Read(b[6:])
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	var out [26]byte
+	// 128 bits → 26 base32 digits, most significant first (the top digit holds 3 bits).
+	hi := uint64(b[0])<<56 | uint64(b[1])<<48 | uint64(b[2])<<40 | uint64(b[3])<<32 | uint64(b[4])<<24 | uint64(b[5])<<16 | uint64(b[6])<<8 | uint64(b[7])
+	lo := uint64(b[8])<<56 | uint64(b[9])<<48 | uint64(b[10])<<40 | uint64(b[11])<<32 | uint64(b[12])<<24 | uint64(b[13])<<16 | uint64(b[14])<<8 | uint64(b[15])
+	for i := 25; i >= 0; i-- {
+		out[i] = alphabet[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out[:])
+}

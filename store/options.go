@@ -1,0 +1,95 @@
+package store
+
+import (
+	"io"
+	"log/slog"
+	"runtime"
+	"time"
+
+	"contactstore/crypto"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Clock tells the store the time. Tests replace it to drive expiry.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Options configure a store. A nil *Options means the defaults, but a store cannot open
+// without a RootKey.
+type Options struct {
+	// RootKey protects the key vault: crypto.LoadKeyFile, crypto.NewPassphraseKey, or your own
+	// crypto.KeyWrapper for a KMS. Required.
+	RootKey crypto.KeyWrapper
+
+	// CreateIfMissing creates a new store when dir holds none.
+	CreateIfMissing bool
+
+	// FS is the file system; default the operating system's. Tests use vfs.NewCrashableMem.
+	FS vfs.FS
+
+	// Clock is the store's time; default the system clock.
+	Clock Clock
+
+	// Logger receives operational messages (never personal data or key material); default
+	// discards them.
+	Logger *slog.Logger
+
+	// NoSync acknowledges writes before they reach stable storage. Faster; a crash may lose
+	// the most recently acknowledged batches (never half a batch). Default false: every
+	// commit group is fsynced before any Put in it returns.
+	NoSync bool
+
+	// Shards is the number of shard keys of a new store (default 4096). Ignored on open.
+	Shards int
+
+	// SealWorkers is the number of goroutines that compress and seal records (default
+	// GOMAXPROCS).
+	SealWorkers int
+
+	// CustomerCache is how many customers' unwrapped data keys stay in memory (default
+	// 65,536). Evicted keys are wiped.
+	CustomerCache int
+
+	// Compression selects record compression: "s2" (default) or "none".
+	Compression string
+
+	// PebbleOptions, if set, may adjust Pebble's options after the store has set its own.
+	// The store's Comparer, Merger, FS and FormatMajorVersion must stay as they are.
+	PebbleOptions func(*pebble.Options)
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
+	if c.Clock == nil {
+		c.Clock = systemClock{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.Shards <= 0 {
+		c.Shards = crypto.DefaultShards
+	}
+	if c.SealWorkers <= 0 {
+		c.SealWorkers = runtime.GOMAXPROCS(0)
+	}
+	if c.CustomerCache <= 0 {
+		c.CustomerCache = 1 << 16
+	}
+	if c.Compression == "" {
+		c.Compression = "s2"
+	}
+	return c
+}

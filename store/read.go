@@ -1,0 +1,226 @@
+package store
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"time"
+
+	"contactstore/internal/keys"
+	"contactstore/internal/record"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/klauspost/compress/s2"
+)
+
+// TimeRange selects contacts by time: Since inclusive, Until exclusive; a zero bound is open.
+type TimeRange struct {
+	Since, Until time.Time
+}
+
+// readChunk is how many records a read takes from one iterator before closing it. Reads
+// re-open iterators chunk by chunk, so that no long-lived iterator pins Pebble's files and
+// memory stays bounded however long a customer's history is.
+const readChunk = 256
+
+// Contacts returns one customer's contacts in time order (ties in an order fixed by their
+// ids), optionally limited to a time range. An unknown customer yields ErrNotFound; a record
+// that fails authentication yields an error wrapping ErrCorrupt and ends the sequence.
+// Memory use is bounded by a few chunks per expiry bucket the customer has records in.
+func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter.Seq2[Contact, error] {
+	return func(yield func(Contact, error) bool) {
+		if s.closed.Load() {
+			yield(Contact{}, ErrClosed)
+			return
+		}
+		cu, err := s.lookupCustomer(customer, false)
+		if errors.Is(err, errNoCustomer) {
+			yield(Contact{}, ErrNotFound)
+			return
+		}
+		if err != nil {
+			yield(Contact{}, err)
+			return
+		}
+		buckets, err := s.customerBuckets(cu)
+		if err != nil {
+			yield(Contact{}, err)
+			return
+		}
+		from, to := uint64(0), uint64(math.MaxUint64)
+		if !r.Since.IsZero() {
+			from = keys.TimeKey(r.Since)
+		}
+		if !r.Until.IsZero() {
+			to = keys.TimeKey(r.Until)
+			if to == 0 {
+				return
+			}
+			to-- // exclusive
+		}
+		h := &sourceHeap{}
+		v := s.vault.Load()
+		for _, b := range buckets {
+			if _, ok := v.Buckets[b]; !ok {
+				continue // the bucket's key was destroyed: its records are gone
+			}
+			lo, hi := keys.RecordRange(b, cu.key.Prefix, from, to)
+			src := &source{lo: lo, hi: hi}
+			if err := s.fill(src); err != nil {
+				yield(Contact{}, err)
+				return
+			}
+			if len(src.kvs) > 0 {
+				heap.Push(h, src)
+			}
+		}
+		n := 0
+		for h.Len() > 0 {
+			if err := ctx.Err(); err != nil {
+				yield(Contact{}, err)
+				return
+			}
+			src := (*h)[0]
+			kv := src.kvs[src.pos]
+			src.pos++
+			if src.pos == len(src.kvs) {
+				if err := s.fill(src); err != nil {
+					yield(Contact{}, err)
+					return
+				}
+			}
+			if len(src.kvs) == 0 {
+				heap.Pop(h)
+			} else {
+				heap.Fix(h, 0)
+			}
+			c, err := s.openRecord(cu, kv.k, kv.v)
+			if err != nil {
+				yield(Contact{}, fmt.Errorf("%w (record %d of this customer's history)", err, n+1))
+				return
+			}
+			n++
+			if !yield(c, nil) {
+				return
+			}
+		}
+	}
+}
+
+// customerBuckets lists the expiry buckets a customer has records in.
+func (s *Store) customerBuckets(cu *customer) ([]uint32, error) {
+	lo, hi := keys.CustomerRange(keys.KindBucket, cu.key.Prefix)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, wrapErr("reading", err)
+	}
+	var out []uint32
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) == len(lo)+4 {
+			out = append(out, beU32(k[len(lo):]))
+		}
+	}
+	if err := it.Close(); err != nil {
+		return nil, wrapErr("reading", err)
+	}
+	return out, nil
+}
+
+type kv struct{ k, v []byte }
+
+type source struct {
+	lo, hi []byte
+	kvs    []kv
+	pos    int
+	done   bool
+}
+
+// fill replaces src's buffer with the next chunk, through a fresh iterator.
+func (s *Store) fill(src *source) error {
+	src.kvs, src.pos = src.kvs[:0], 0
+	if src.done {
+		return nil
+	}
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: src.lo, UpperBound: src.hi})
+	if err != nil {
+		return wrapErr("reading", err)
+	}
+	for ok := it.First(); ok && len(src.kvs) < readChunk; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return wrapErr("reading", err)
+		}
+		src.kvs = append(src.kvs, kv{bytes.Clone(it.Key()), bytes.Clone(v)})
+	}
+	if err := it.Close(); err != nil {
+		return wrapErr("reading", err)
+	}
+	if len(src.kvs) < readChunk {
+		src.done = true
+	}
+	if n := len(src.kvs); n > 0 {
+		src.lo = append(bytes.Clone(src.kvs[n-1].k), 0) // the immediate successor
+	}
+	return nil
+}
+
+// sourceHeap orders sources by the time and tag of their current record.
+type sourceHeap []*source
+
+func (h sourceHeap) Len() int { return len(h) }
+func (h sourceHeap) Less(i, j int) bool {
+	a, b := h[i].kvs[h[i].pos].k, h[j].kvs[h[j].pos].k
+	return bytes.Compare(a[21:], b[21:]) < 0
+}
+func (h sourceHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *sourceHeap) Push(x any)   { *h = append(*h, x.(*source)) }
+func (h *sourceHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// openRecord authenticates, decompresses and decodes one record.
+func (s *Store) openRecord(cu *customer, key, val []byte) (Contact, error) {
+	pk, err := keys.ParseRecord(key)
+	if err != nil {
+		return Contact{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	env, err := record.ParseEnvelope(val)
+	if err != nil {
+		return Contact{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	rc, err := s.recordCipher(cu, pk.Bucket)
+	if err != nil {
+		return Contact{}, err
+	}
+	pt, err := rc.Open(nil, env.Sealed, recordAAD(key, env.Header))
+	if err != nil {
+		return Contact{}, fmt.Errorf("%w: a record failed authentication", ErrCorrupt)
+	}
+	switch env.Codec {
+	case record.CodecNone:
+	case record.CodecS2:
+		n, err := s2.DecodedLen(pt)
+		if err != nil || n > MaxContactBytes*2 {
+			return Contact{}, fmt.Errorf("%w: a record does not decompress", ErrCorrupt)
+		}
+		if pt, err = s2.Decode(nil, pt); err != nil {
+			return Contact{}, fmt.Errorf("%w: a record does not decompress", ErrCorrupt)
+		}
+	default:
+		return Contact{}, fmt.Errorf("%w: unsupported codec %d", ErrCorrupt, env.Codec)
+	}
+	var rec record.Contact
+	if err := record.Decode(pt, &rec); err != nil {
+		return Contact{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	return fromRecord(&rec), nil
+}

@@ -1,0 +1,267 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"contactstore/crypto"
+	"contactstore/internal/keys"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable/block"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// On-disk layout of a store directory. It is a contract: tools and tests rely on it.
+const (
+	PebbleDir   = "pebble"   // Pebble's files and nothing else
+	VaultFile   = "keyvault" // the sealed key vault
+	LedgerFile  = "erasures" // the erasure ledger
+	vaultTemp   = "keyvault.tmp"
+	formatMajor = 1 // contactstore's own key-space format, kept in Pebble metadata
+)
+
+// Store is an open contact store. Its methods are safe for concurrent use.
+type Store struct {
+	dir  string
+	opts Options
+	fs   vfs.FS
+	log  *slog.Logger
+	db   *pebble.DB
+	lock io.Closer
+
+	// vault is the current key vault; replaced whole (copy-on-write) under vaultMu.
+	vaultMu sync.Mutex
+	vault   atomic.Pointer[crypto.Vault]
+
+	// gate: Puts hold it shared from resolving customers to commit; operations that replace
+	// shard keys (erasure) hold it exclusively.
+	gate sync.RWMutex
+
+	customers *customerCache
+	records   *recordKeyCache
+	createMu  [256]sync.Mutex // serialises creating customers, striped by shard
+	pseudo    sync.Pool       // *crypto.Pseudonymizer
+	sealer    *sealer
+	commits   chan *commitReq
+	wg        sync.WaitGroup
+
+	closeOnce sync.Once
+	closed    atomic.Bool
+	closeErr  error
+}
+
+// Open opens the store in dir. It needs Options.RootKey; a wrong root key gives
+// ErrWrongKey and changes nothing. With CreateIfMissing an empty or missing dir gets a new
+// store.
+func Open(dir string, o *Options) (*Store, error) {
+	opts := o.withDefaults()
+	if opts.RootKey == nil {
+		return nil, wrapErr("open", errors.New("Options.RootKey is required"))
+	}
+	fs := opts.FS
+	ctx := context.Background()
+
+	vaultPath := fs.PathJoin(dir, VaultFile)
+	data, err := readFile(fs, vaultPath)
+	if errors.Is(err, os.ErrNotExist) {
+		if !opts.CreateIfMissing {
+			return nil, ErrNotInitialized
+		}
+		if err := createStore(ctx, fs, dir, &opts); err != nil {
+			return nil, err
+		}
+		data, err = readFile(fs, vaultPath)
+	}
+	if err != nil {
+		return nil, wrapErr("reading the key vault", err)
+	}
+	v, err := crypto.OpenVault(ctx, data, opts.RootKey)
+	if err != nil {
+		return nil, wrapErr("opening the key vault "+vaultPath, err)
+	}
+
+	lock, err := fs.Lock(fs.PathJoin(dir, "LOCK"))
+	if err != nil {
+		return nil, wrapErr("locking the store (is another process using it?)", err)
+	}
+	// A temporary vault left by a crash during a replacement holds a state that never
+	// became current; drop it.
+	if _, err := fs.Stat(fs.PathJoin(dir, vaultTemp)); err == nil {
+		if err := fs.Remove(fs.PathJoin(dir, vaultTemp)); err != nil {
+			lock.Close()
+			return nil, wrapErr("removing a stale temporary vault", err)
+		}
+	}
+
+	s := &Store{dir: dir, opts: opts, fs: fs, log: opts.Logger, lock: lock}
+	s.vault.Store(v)
+	db, err := pebble.Open(fs.PathJoin(dir, PebbleDir), s.pebbleOptions(false))
+	if err != nil {
+		lock.Close()
+		return nil, wrapErr("opening "+PebbleDir+"/", err)
+	}
+	s.db = db
+	if err := s.checkMeta(v); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, err
+	}
+	pk := v.PseudonymKey
+	s.pseudo.New = func() any { return crypto.NewPseudonymizer(&pk) }
+	s.customers = newCustomerCache(opts.CustomerCache)
+	s.records = newRecordKeyCache()
+	s.sealer = newSealer(s, opts.SealWorkers)
+	s.commits = make(chan *commitReq, 64)
+	s.wg.Add(1)
+	go s.committer()
+	s.log.Info("store opened", "store", v.StoreIDString(), "vault_generation", v.Generation, "shards", len(v.Shards))
+	return s, nil
+}
+
+// createStore lays out a new store: directory, key vault, Pebble with its metadata.
+func createStore(ctx context.Context, fs vfs.FS, dir string, opts *Options) error {
+	if err := fs.MkdirAll(dir, 0o700); err != nil {
+		return wrapErr("creating "+dir, err)
+	}
+	if names, err := fs.List(dir); err == nil {
+		for _, n := range names {
+			if n == PebbleDir || n == VaultFile {
+				return ErrExists
+			}
+		}
+	}
+	v, err := crypto.NewVault(opts.Shards, opts.Clock.Now())
+	if err != nil {
+		return wrapErr("creating keys", err)
+	}
+	defer v.Wipe()
+	nb, err := crypto.NewKey()
+	if err != nil {
+		return err
+	}
+	v.Buckets[keys.NoExpiry] = nb
+	// Pebble first, so that a crash leaves no vault without its database.
+	s := &Store{dir: dir, opts: *opts, fs: fs, log: opts.Logger}
+	db, err := pebble.Open(fs.PathJoin(dir, PebbleDir), s.pebbleOptions(true))
+	if err != nil {
+		return wrapErr("creating "+PebbleDir+"/", err)
+	}
+	b := db.NewBatch()
+	_ = b.Set(keys.Meta("store-id"), v.StoreID[:], nil)
+	_ = b.Set(keys.Meta("format"), []byte{formatMajor}, nil)
+	err = b.Commit(pebble.Sync)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return wrapErr("writing store metadata", err)
+	}
+	return writeVault(ctx, fs, dir, v, opts.RootKey)
+}
+
+func (s *Store) checkMeta(v *crypto.Vault) error {
+	id, closer, err := s.db.Get(keys.Meta("store-id"))
+	if err != nil {
+		return wrapErr("reading store metadata", err)
+	}
+	defer closer.Close()
+	if string(id) != string(v.StoreID[:]) {
+		return wrapErr("open", fmt.Errorf("%s/ belongs to another store than %s (store %x)", PebbleDir, VaultFile, v.StoreID))
+	}
+	f, closer2, err := s.db.Get(keys.Meta("format"))
+	if err != nil {
+		return wrapErr("reading store metadata", err)
+	}
+	defer closer2.Close()
+	if len(f) != 1 || f[0] != formatMajor {
+		return wrapErr("open", fmt.Errorf("unsupported store format %v", f))
+	}
+	return nil
+}
+
+func (s *Store) pebbleOptions(create bool) *pebble.Options {
+	po := &pebble.Options{
+		FS:                 noReuseFS{s.opts.FS},
+		ErrorIfNotExists:   !create,
+		ErrorIfExists:      create,
+		FormatMajorVersion: pebble.FormatNewest,
+		Merger:             counterMerger,
+		Logger:             quietLogger{s.log},
+		// Values are ciphertext: block compression would cost CPU in every compaction for
+		// nothing. Bigger memtables and L0 thresholds keep bulk ingest out of write stalls.
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		LBaseMaxBytes:               256 << 20,
+	}
+	po.EnsureDefaults()
+	for i := range po.Levels {
+		po.Levels[i].Compression = func() *block.CompressionProfile { return block.NoCompression }
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	if s.opts.PebbleOptions != nil {
+		s.opts.PebbleOptions(po)
+	}
+	return po
+}
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// StoreID returns the store's id (32 hex digits).
+func (s *Store) StoreID() string { return s.vault.Load().StoreIDString() }
+
+// Close flushes nothing that is not already durable, stops the store's goroutines, closes
+// Pebble and wipes the keys it held. It is safe to call more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.gate.Lock()
+		s.closed.Store(true)
+		close(s.commits)
+		s.gate.Unlock()
+		s.wg.Wait()
+		s.sealer.close()
+		err := s.db.Close()
+		s.customers.wipe()
+		s.records.wipe()
+		s.vault.Load().Wipe()
+		s.closeErr = errors.Join(err, s.lock.Close())
+	})
+	return s.closeErr
+}
+
+type quietLogger struct{ l *slog.Logger }
+
+func (q quietLogger) Infof(format string, args ...any) {
+	q.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (q quietLogger) Errorf(format string, args ...any) {
+	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (q quietLogger) Fatalf(format string, args ...any) {
+	q.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
+
+// noReuseFS stops Pebble from recycling WAL files: a recycled WAL keeps the bytes of its
+// previous life beyond what has been overwritten (DESIGN.md §2). Instead of renaming an old
+// file into place it removes it and creates a fresh one.
+type noReuseFS struct{ vfs.FS }
+
+func (f noReuseFS) ReuseForWrite(oldname, newname string, category vfs.DiskWriteCategory) (vfs.File, error) {
+	if err := f.FS.Remove(oldname); err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	return f.FS.Create(newname, category)
+}
+
+func (f noReuseFS) Unwrap() vfs.FS { return f.FS }
