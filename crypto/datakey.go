@@ -75,3 +75,17 @@ func UnwrapCustomerKey(shardKey *Key, p Pseudonym, shard, gen uint32, wrapped []
 func ShardOf(p Pseudonym, n int) uint32 {
 	return uint32(binary.BigEndian.Uint64(p[:8]) % uint64(n))
 }
+
+const labelDictionary = "contactstore/v1/dictionary"
+
+// SealDictionary seals a trained compression dictionary under the dictionary key. Even
+// though the store trains dictionaries only from text many customers share, a dictionary is
+// made of contact fragments and is sealed like a record.
+func SealDictionary(dictKey *Key, id uint64, dict []byte) ([]byte, error) {
+	return sealX(nil, dictKey, dict, binary.BigEndian.AppendUint64([]byte(labelDictionary), id))
+}
+
+// OpenDictionary opens a value made by SealDictionary.
+func OpenDictionary(dictKey *Key, id uint64, sealed []byte) ([]byte, error) {
+	return openX(nil, dictKey, sealed, binary.BigEndian.AppendUint64([]byte(labelDictionary), id))
+}

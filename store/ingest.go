@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"time"
@@ -197,18 +199,29 @@ func (sl *sealer) sealItems(items []item, buf *sealBuf) error {
 
 		rec := toRecord(&it.c)
 		buf.enc = record.Encode(buf.enc[:0], &rec)
-		payload, codec := buf.enc, byte(record.CodecNone)
-		if s.opts.Compression == "s2" && len(buf.enc) > 64 {
+		payload, codec, dictID := buf.enc, byte(record.CodecNone), uint64(0)
+		if s.opts.Compression != "none" && len(buf.enc) > 64 {
 			need := s2.MaxEncodedLen(len(buf.enc))
 			if cap(buf.comp) < need {
 				buf.comp = make([]byte, need)
 			}
-			if c := s2.Encode(buf.comp[:need], buf.enc); len(c) < len(buf.enc) {
-				payload, codec = c, record.CodecS2
+			var c []byte
+			if d := s.dicts.current.Load(); d != nil && s.opts.Compression == "s2dict" {
+				c, codec, dictID = d.d.Encode(buf.comp[:need], buf.enc), record.CodecS2Dict, d.id
+			} else {
+				if s.dicts.collecting.Load() && !it.cu.persisted.Load() {
+					s.offerSample(it.cu.ps, buf.enc)
+				}
+				c, codec = s2.Encode(buf.comp[:need], buf.enc), record.CodecS2
+			}
+			if len(c) < len(buf.enc) {
+				payload = c
+			} else {
+				codec, dictID = record.CodecNone, 0
 			}
 		}
-		val := make([]byte, 0, 4+len(payload)+crypto.RecordOverhead)
-		val = record.AppendEnvelopeHeader(val, codec, 0)
+		val := make([]byte, 0, 12+len(payload)+crypto.RecordOverhead)
+		val = record.AppendEnvelopeHeader(val, codec, dictID)
 		hdrLen := len(val)
 		aad := recordAAD(it.key, val[:hdrLen])
 		val, err = rc.Seal(val, payload, aad)
@@ -263,6 +276,7 @@ func fromRecord(r *record.Contact) Contact {
 // committer applies commit requests in arrival order, several per Pebble batch and fsync.
 func (s *Store) committer() {
 	defer s.wg.Done()
+	var stopped error // set once Pebble's commit pipeline has failed: every later commit fails
 	for req := range s.commits {
 		group := []*commitReq{req}
 		size := len(req.items)
@@ -279,7 +293,13 @@ func (s *Store) committer() {
 				break drain
 			}
 		}
-		err := s.commitGroup(group)
+		err := stopped
+		if err == nil {
+			err = s.commitGroup(group)
+			if errors.Is(err, errWritesStopped) {
+				stopped = err
+			}
+		}
 		for _, r := range group {
 			r.done <- err
 		}
@@ -366,7 +386,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 	if s.opts.NoSync {
 		wo = pebble.NoSync
 	}
-	if err := b.Commit(wo); err != nil {
+	if err := commitBatch(b, wo); err != nil {
 		return wrapErr("commit", err)
 	}
 	for _, cu := range created {
@@ -374,6 +394,25 @@ func (s *Store) commitGroup(group []*commitReq) error {
 		cu.wrapped = nil
 	}
 	return nil
+}
+
+// errWritesStopped marks a commit failure after which Pebble cannot commit again.
+var errWritesStopped = errors.New("writes stopped; close and reopen the store")
+
+// commitBatch commits b. Pebble treats a failed WAL write or sync as fatal: it reports it
+// through Logger.Fatalf, whose panic (quietLogger) becomes an error here instead of killing
+// the process. Pebble's commit pipeline is unusable after that, so the committer refuses
+// every later commit; what was acknowledged before is durable, and a reopen recovers.
+func commitBatch(b *pebble.Batch, wo *pebble.WriteOptions) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if re, ok := r.(runtime.Error); ok {
+				panic(re)
+			}
+			err = fmt.Errorf("%w: %v", errWritesStopped, r)
+		}
+	}()
+	return b.Commit(wo)
 }
 
 // newULID returns a time-ordered id: 48 bits of milliseconds and 80 random bits in

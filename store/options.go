@@ -31,6 +31,9 @@ type Options struct {
 	// CreateIfMissing creates a new store when dir holds none.
 	CreateIfMissing bool
 
+	// ErrorIfExists makes Open fail with ErrExists when dir already holds a store.
+	ErrorIfExists bool
+
 	// FS is the file system; default the operating system's. Tests use vfs.NewCrashableMem.
 	FS vfs.FS
 
@@ -57,7 +60,13 @@ type Options struct {
 	// 65,536). Evicted keys are wiped.
 	CustomerCache int
 
-	// Compression selects record compression: "s2" (default) or "none".
+	// CacheSize is the size of Pebble's block cache in bytes (default 128 MiB). Lookups of
+	// contact ids at ingest read index and filter blocks through it.
+	CacheSize int64
+
+	// Compression selects record compression: "s2dict" (default: S2, with a dictionary
+	// trained in the background once the store has seen 2,000 customers), "s2" (S2 without
+	// a dictionary) or "none".
 	Compression string
 
 	// PebbleOptions, if set, may adjust Pebble's options after the store has set its own.
@@ -88,8 +97,11 @@ func (o *Options) withDefaults() Options {
 	if c.CustomerCache <= 0 {
 		c.CustomerCache = 1 << 16
 	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 128 << 20
+	}
 	if c.Compression == "" {
-		c.Compression = "s2"
+		c.Compression = "s2dict"
 	}
 	return c
 }

@@ -57,10 +57,12 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 		}
 		if !r.Until.IsZero() {
 			to = keys.TimeKey(r.Until)
-			if to == 0 {
-				return
+			if r.Until.Nanosecond()%1000 == 0 { // on a microsecond: exclusive
+				if to == 0 {
+					return
+				}
+				to--
 			}
-			to-- // exclusive
 		}
 		h := &sourceHeap{}
 		v := s.vault.Load()
@@ -104,6 +106,10 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 				return
 			}
 			n++
+			// Keys hold microseconds: drop what shares a bound's microsecond but lies outside.
+			if (!r.Since.IsZero() && c.Time.Before(r.Since)) || (!r.Until.IsZero() && !c.Time.Before(r.Until)) {
+				continue
+			}
 			if !yield(c, nil) {
 				return
 			}
@@ -213,6 +219,18 @@ func (s *Store) openRecord(cu *customer, key, val []byte) (Contact, error) {
 			return Contact{}, fmt.Errorf("%w: a record does not decompress", ErrCorrupt)
 		}
 		if pt, err = s2.Decode(nil, pt); err != nil {
+			return Contact{}, fmt.Errorf("%w: a record does not decompress", ErrCorrupt)
+		}
+	case record.CodecS2Dict:
+		d := s.dictByID(env.DictID)
+		if d == nil {
+			return Contact{}, fmt.Errorf("%w: a record names compression dictionary %d, which the store does not have", ErrCorrupt, env.DictID)
+		}
+		n, err := s2.DecodedLen(pt)
+		if err != nil || n > MaxContactBytes*2 {
+			return Contact{}, fmt.Errorf("%w: a record does not decompress", ErrCorrupt)
+		}
+		if pt, err = d.Decode(nil, pt); err != nil {
 			return Contact{}, fmt.Errorf("%w: a record does not decompress", ErrCorrupt)
 		}
 	default:

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"contactstore/crypto"
 	"contactstore/internal/keys"
@@ -47,11 +48,17 @@ type Store struct {
 
 	customers *customerCache
 	records   *recordKeyCache
+	dicts     dictState
 	createMu  [256]sync.Mutex // serialises creating customers, striped by shard
 	pseudo    sync.Pool       // *crypto.Pseudonymizer
 	sealer    *sealer
 	commits   chan *commitReq
 	wg        sync.WaitGroup
+
+	cache      *pebble.Cache
+	stalls     atomic.Int64
+	stallNanos atomic.Int64
+	stallStart atomic.Int64
 
 	closeOnce sync.Once
 	closed    atomic.Bool
@@ -66,6 +73,11 @@ func Open(dir string, o *Options) (*Store, error) {
 	if opts.RootKey == nil {
 		return nil, wrapErr("open", errors.New("Options.RootKey is required"))
 	}
+	switch opts.Compression {
+	case "s2dict", "s2", "none":
+	default:
+		return nil, wrapErr("open", fmt.Errorf("unknown Options.Compression %q (s2dict, s2 or none)", opts.Compression))
+	}
 	fs := opts.FS
 	ctx := context.Background()
 
@@ -79,6 +91,8 @@ func Open(dir string, o *Options) (*Store, error) {
 			return nil, err
 		}
 		data, err = readFile(fs, vaultPath)
+	} else if err == nil && opts.ErrorIfExists {
+		return nil, ErrExists
 	}
 	if err != nil {
 		return nil, wrapErr("reading the key vault", err)
@@ -102,15 +116,18 @@ func Open(dir string, o *Options) (*Store, error) {
 	}
 
 	s := &Store{dir: dir, opts: opts, fs: fs, log: opts.Logger, lock: lock}
+	s.cache = pebble.NewCache(opts.CacheSize)
 	s.vault.Store(v)
 	db, err := pebble.Open(fs.PathJoin(dir, PebbleDir), s.pebbleOptions(false))
 	if err != nil {
+		s.cache.Unref()
 		lock.Close()
 		return nil, wrapErr("opening "+PebbleDir+"/", err)
 	}
 	s.db = db
-	if err := s.checkMeta(v); err != nil {
+	if err := errors.Join(s.checkMeta(v), s.loadDicts()); err != nil {
 		db.Close()
+		s.cache.Unref()
 		lock.Close()
 		return nil, err
 	}
@@ -127,16 +144,27 @@ func Open(dir string, o *Options) (*Store, error) {
 }
 
 // createStore lays out a new store: directory, key vault, Pebble with its metadata.
-func createStore(ctx context.Context, fs vfs.FS, dir string, opts *Options) error {
+func createStore(ctx context.Context, fs vfs.FS, dir string, opts *Options) (err error) {
+	var made []string // directories MkdirAll is about to create, deepest first
+	for d := dir; ; d = fs.PathDir(d) {
+		if _, err := fs.Stat(d); err == nil || fs.PathDir(d) == d {
+			break
+		}
+		made = append(made, d)
+	}
 	if err := fs.MkdirAll(dir, 0o700); err != nil {
 		return wrapErr("creating "+dir, err)
 	}
-	if names, err := fs.List(dir); err == nil {
-		for _, n := range names {
-			if n == PebbleDir || n == VaultFile {
-				return ErrExists
-			}
+	// A new directory's entry is durable only once the directory holding it is synced:
+	// without this a crash soon after Open could lose the whole store.
+	for _, d := range made {
+		if err := syncDir(fs, fs.PathDir(d)); err != nil {
+			return wrapErr("creating "+dir, err)
 		}
+	}
+	if _, err := fs.Stat(fs.PathJoin(dir, PebbleDir)); err == nil {
+		return wrapErr("create", fmt.Errorf("%s/%s exists but %s does not: an interrupted init or a lost key vault "+
+			"(without the vault the data cannot be read); remove the directory to start afresh", dir, PebbleDir, VaultFile))
 	}
 	v, err := crypto.NewVault(opts.Shards, opts.Clock.Now())
 	if err != nil {
@@ -149,6 +177,18 @@ func createStore(ctx context.Context, fs vfs.FS, dir string, opts *Options) erro
 	}
 	v.Buckets[keys.NoExpiry] = nb
 	// Pebble first, so that a crash leaves no vault without its database.
+	if err := fs.MkdirAll(fs.PathJoin(dir, PebbleDir), 0o700); err != nil {
+		return wrapErr("creating "+PebbleDir+"/", err)
+	}
+	defer func() {
+		// A failed step leaves no half store behind, so that a retry can start afresh:
+		// the vault first (it is what makes a store), then pebble/.
+		if err != nil {
+			if rerr := fs.Remove(fs.PathJoin(dir, VaultFile)); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
+				_ = fs.RemoveAll(fs.PathJoin(dir, PebbleDir))
+			}
+		}
+	}()
 	s := &Store{dir: dir, opts: *opts, fs: fs, log: opts.Logger}
 	db, err := pebble.Open(fs.PathJoin(dir, PebbleDir), s.pebbleOptions(true))
 	if err != nil {
@@ -157,7 +197,7 @@ func createStore(ctx context.Context, fs vfs.FS, dir string, opts *Options) erro
 	b := db.NewBatch()
 	_ = b.Set(keys.Meta("store-id"), v.StoreID[:], nil)
 	_ = b.Set(keys.Meta("format"), []byte{formatMajor}, nil)
-	err = b.Commit(pebble.Sync)
+	err = commitBatch(b, pebble.Sync)
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
@@ -165,6 +205,15 @@ func createStore(ctx context.Context, fs vfs.FS, dir string, opts *Options) erro
 		return wrapErr("writing store metadata", err)
 	}
 	return writeVault(ctx, fs, dir, v, opts.RootKey)
+}
+
+// syncDir fsyncs a directory, making the entries in it durable.
+func syncDir(fs vfs.FS, dir string) error {
+	d, err := fs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }
 
 func (s *Store) checkMeta(v *crypto.Vault) error {
@@ -203,6 +252,18 @@ func (s *Store) pebbleOptions(create bool) *pebble.Options {
 		L0StopWritesThreshold:       24,
 		LBaseMaxBytes:               256 << 20,
 	}
+	po.EventListener = &pebble.EventListener{
+		WriteStallBegin: func(pebble.WriteStallBeginInfo) {
+			s.stalls.Add(1)
+			s.stallStart.Store(time.Now().UnixNano())
+		},
+		WriteStallEnd: func() {
+			if t := s.stallStart.Swap(0); t != 0 {
+				s.stallNanos.Add(time.Now().UnixNano() - t)
+			}
+		},
+	}
+	po.Cache = s.cache
 	po.EnsureDefaults()
 	for i := range po.Levels {
 		po.Levels[i].Compression = func() *block.CompressionProfile { return block.NoCompression }
@@ -212,6 +273,15 @@ func (s *Store) pebbleOptions(create bool) *pebble.Options {
 		s.opts.PebbleOptions(po)
 	}
 	return po
+}
+
+// Flush writes Pebble's memtables to sorted tables. Writes are durable without it (the WAL
+// holds them); Flush is for benchmarks, tools and clean-up.
+func (s *Store) Flush() error {
+	if s.closed.Load() {
+		return ErrClosed
+	}
+	return wrapErr("flush", s.db.Flush())
 }
 
 // Dir returns the store's directory.
@@ -231,6 +301,7 @@ func (s *Store) Close() error {
 		s.wg.Wait()
 		s.sealer.close()
 		err := s.db.Close()
+		s.cache.Unref()
 		s.customers.wipe()
 		s.records.wipe()
 		s.vault.Load().Wipe()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"contactstore/crypto"
 
@@ -43,6 +44,10 @@ func writeVault(ctx context.Context, fs vfs.FS, dir string, v *crypto.Vault, roo
 		return wrapErr("writing the key vault", err)
 	}
 	_, werr := f.Write(data)
+	if vfs.Root(fs) == vfs.Default {
+		// The vault is sealed, but nobody else has any business reading it.
+		werr = errors.Join(werr, os.Chmod(tmp, 0o600))
+	}
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {

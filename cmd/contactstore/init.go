@@ -1,0 +1,52 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+
+	"contactstore/crypto"
+	"contactstore/store"
+)
+
+func init() {
+	register(command{name: "init", summary: "create a new store and its root key file", run: cmdInit})
+}
+
+func cmdInit(e *env, args []string) int {
+	f := e.flags("init", "--dir DIR [--key-file F]")
+	sf := addStoreFlags(f)
+	shards := f.Int("shards", 0, "number of shard keys (default 4096)")
+	pos, code, ok := parse(f, args)
+	if !ok {
+		return code
+	}
+	if len(pos) > 0 || *sf.dir == "" {
+		f.Usage()
+		return exitUsage
+	}
+	kp := e.keyPath(sf)
+	root, err := crypto.CreateKeyFile(kp)
+	created := err == nil
+	if errors.Is(err, fs.ErrExist) {
+		// Never overwrite a key file: use the existing key.
+		root, err = crypto.LoadKeyFile(kp)
+	}
+	if err != nil {
+		return e.fail(err)
+	}
+	s, err := store.Open(*sf.dir, &store.Options{RootKey: root, CreateIfMissing: true, ErrorIfExists: true, Shards: *shards, Logger: e.logger()})
+	if err == nil {
+		// Open also opens an existing store: init must not pretend it created one.
+		err = errors.Join(s.Close())
+	}
+	if err != nil {
+		return e.fail(err)
+	}
+	if created {
+		e.infof("created root key file %s (mode 0600): keep it secret, and keep a copy away from this disk", kp)
+	} else {
+		e.infof("using the existing root key file %s", kp)
+	}
+	e.infof("store %s ready in %s", s.StoreID(), *sf.dir)
+	return exitOK
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The CLI's end-to-end tests are testscript files in testdata/script: each runs the real
+// contactstore binary (this test binary, re-executed) in a fresh work directory and checks
+// its output, files and exit codes.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"contactstore": func() {
+			e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv}
+			os.Exit(run(e, os.Args[1:]))
+		},
+	})
+}
+
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// grepdir DIR TEXT: some file under DIR contains TEXT (use with ! for "none does").
+			"grepdir": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: grepdir DIR TEXT")
+				}
+				found := ""
+				err := filepath.WalkDir(ts.MkAbs(args[0]), func(p string, d fs.DirEntry, err error) error {
+					if err != nil || d.IsDir() {
+						return err
+					}
+					data, err := os.ReadFile(p)
+					if err == nil && bytes.Contains(data, []byte(args[1])) {
+						found = p
+					}
+					return err
+				})
+				ts.Check(err)
+				if (found != "") != !neg {
+					ts.Fatalf("grepdir %s %q: found in %q", args[0], args[1], found)
+				}
+			},
+			// perm FILE MODE: the file's permission bits are MODE (octal).
+			"perm": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: perm FILE MODE")
+				}
+				fi, err := os.Stat(ts.MkAbs(args[0]))
+				ts.Check(err)
+				got := fmt.Sprintf("%o", fi.Mode().Perm())
+				if (got == args[1]) == neg {
+					ts.Fatalf("%s has mode %s", args[0], got)
+				}
+			},
+		},
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("CONTACTSTORE_KEY_FILE", "")
+			return nil
+		},
+	})
+}
