@@ -37,6 +37,11 @@ type item struct {
 	tag      [crypto.ContactTagSize]byte
 	channel  byte
 	key, val []byte
+
+	// The contact-id locator as a sealing worker found it (nil: none), and the commit
+	// sequence number before that lookup; see commitGroup.
+	prev      []byte
+	lookupSeq uint64
 }
 
 type commitReq struct {
@@ -196,6 +201,18 @@ func (sl *sealer) sealItems(items []item, buf *sealBuf) error {
 		}
 		it.tag = crypto.ContactTag(&it.cu.key.DataKey, it.c.ID)
 		it.key = keys.Record(it.bucket, it.cu.key.Prefix, it.tk, it.tag[:])
+		if !it.assigned {
+			// Look up an earlier version here, in parallel, rather than in the committer.
+			it.lookupSeq = s.commitSeq.Load()
+			v, closer, err := s.db.Get(keys.Locator(it.cu.key.Prefix, it.tag))
+			switch {
+			case err == nil:
+				it.prev = slices.Clone(v)
+				closer.Close()
+			case !errors.Is(err, pebble.ErrNotFound):
+				return wrapErr("reading a contact locator", err)
+			}
+		}
 
 		rec := toRecord(&it.c)
 		buf.enc = record.Encode(buf.enc[:0], &rec)
@@ -316,6 +333,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 	member := make(map[string]struct{})
 	ctr := newCounterSet()
 	var created []*customer
+	var err error
 	seenNew := make(map[*customer]bool)
 	for _, req := range group {
 		req.added, req.replaced = 0, 0
@@ -341,13 +359,8 @@ func (s *Store) commitGroup(group []*commitReq) error {
 			if !it.assigned {
 				old, ok := locs[string(lk)]
 				if !ok {
-					v, closer, err := s.db.Get(lk)
-					switch err {
-					case nil:
-						old = slices.Clone(v)
-						closer.Close()
-					case pebble.ErrNotFound:
-					default:
+					old, err = s.recent.resolve(s.db, lk, it)
+					if err != nil {
 						return wrapErr("commit: reading a contact locator", err)
 					}
 				}
@@ -389,6 +402,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 	if err := commitBatch(b, wo); err != nil {
 		return wrapErr("commit", err)
 	}
+	s.recent.committed(s.commitSeq.Add(1), locs)
 	for _, cu := range created {
 		cu.persisted.Store(true)
 		cu.wrapped = nil
@@ -436,4 +450,69 @@ func newULID(t time.Time) string {
 		hi >>= 5
 	}
 	return string(out[:])
+}
+
+// recentLocators lets sealing workers look up contact-id locators in parallel, before their
+// batch reaches the committer. A lookup can miss a locator that a group committed after it;
+// the committer therefore remembers the locators written by its last few groups with their
+// sequence numbers and prefers those over a lookup that is older. A lookup older than the
+// remembered window is repeated. Only the committer goroutine uses it.
+type recentLocators struct {
+	m      map[string]recentLocator
+	groups [][]string // keys written per remembered group, oldest first
+	floor  uint64     // groups with a sequence number <= floor are forgotten
+}
+
+type recentLocator struct {
+	seq uint64
+	val []byte
+}
+
+const recentGroups = 16
+
+func (r *recentLocators) resolve(db *pebble.DB, lk []byte, it *item) ([]byte, error) {
+	if e, ok := r.m[string(lk)]; ok && e.seq > it.lookupSeq {
+		return e.val, nil
+	}
+	if it.lookupSeq >= r.floor {
+		return it.prev, nil
+	}
+	v, closer, err := db.Get(lk)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return slices.Clone(v), nil
+}
+
+func (r *recentLocators) committed(seq uint64, locs map[string][]byte) {
+	if r.m == nil {
+		r.m = make(map[string]recentLocator)
+	}
+	keys := make([]string, 0, len(locs))
+	for k, v := range locs {
+		r.m[k] = recentLocator{seq: seq, val: v}
+		keys = append(keys, k)
+	}
+	r.groups = append(r.groups, keys)
+	if len(r.groups) > recentGroups {
+		old := r.groups[0]
+		r.groups = r.groups[1:]
+		r.floor = seq - recentGroups
+		for _, k := range old {
+			if e, ok := r.m[k]; ok && e.seq <= r.floor {
+				delete(r.m, k)
+			}
+		}
+	}
+}
+
+// reset forgets everything: the next lookups older than now are repeated.
+func (r *recentLocators) reset(seq uint64) {
+	clear(r.m)
+	r.groups = nil
+	r.floor = seq
 }

@@ -53,6 +53,8 @@ type Store struct {
 	pseudo    sync.Pool       // *crypto.Pseudonymizer
 	sealer    *sealer
 	commits   chan *commitReq
+	commitSeq atomic.Uint64  // groups committed since Open
+	recent    recentLocators // committer only
 	wg        sync.WaitGroup
 
 	cache      *pebble.Cache
