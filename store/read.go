@@ -27,8 +27,8 @@ type TimeRange struct {
 // memory stays bounded however long a customer's history is.
 const readChunk = 256
 
-// Contacts returns one customer's contacts in time order (ties in an order fixed by their
-// ids), optionally limited to a time range. An unknown customer yields ErrNotFound; a record
+// Contacts returns one customer's contacts in time order, to the microsecond (contacts
+// within the same microsecond come in an order fixed by their ids), optionally limited to a time range. An unknown customer yields ErrNotFound; a record
 // that fails authentication yields an error wrapping ErrCorrupt and ends the sequence.
 // Memory use is bounded by a few chunks per expiry bucket the customer has records in.
 func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter.Seq2[Contact, error] {
