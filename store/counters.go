@@ -90,6 +90,11 @@ const (
 
 var totalsKey = keys.Stat("t")
 
+// customerCountKey is the key of a customer's record counter: S "c" prefix → records.
+func customerCountKey(prefix [keys.PrefixSize]byte) []byte {
+	return append(keys.Stat("c"), prefix[:]...)
+}
+
 func ratingKey(channel byte, month uint32) []byte {
 	k := keys.Stat("r")
 	k = append(k, channel)
@@ -102,13 +107,16 @@ func monthOf(t time.Time) uint32 {
 }
 
 type counterSet struct {
-	totals []int64
-	rating map[string][]int64
+	totals    []int64
+	rating    map[string][]int64
+	customers map[[keys.PrefixSize]byte]int64
 }
 
 func newCounterSet() *counterSet {
-	return &counterSet{totals: make([]int64, 2), rating: map[string][]int64{}}
+	return &counterSet{totals: make([]int64, 2), rating: map[string][]int64{}, customers: map[[keys.PrefixSize]byte]int64{}}
 }
+
+func (c *counterSet) addCustomer(prefix [keys.PrefixSize]byte, n int64) { c.customers[prefix] += n }
 
 func (c *counterSet) addTotals(contacts, customers int64) {
 	c.totals[totContacts] += contacts
@@ -139,6 +147,13 @@ func (c *counterSet) apply(b *pebble.Batch) error {
 	for k, v := range c.rating {
 		if err := b.Merge([]byte(k), encodeCounters(v), nil); err != nil {
 			return err
+		}
+	}
+	for p, n := range c.customers {
+		if n != 0 {
+			if err := b.Merge(customerCountKey(p), encodeCounters([]int64{n}), nil); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

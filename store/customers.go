@@ -81,6 +81,21 @@ func (c *customerCache) remove(ps crypto.Pseudonym) {
 	delete(st.m, ps)
 }
 
+// dropShards removes every cached customer of the given shards (their keys were rewrapped
+// under new shard generations).
+func (c *customerCache) dropShards(shards map[uint32]bool) {
+	for i := range c.stripes {
+		st := &c.stripes[i]
+		st.mu.Lock()
+		for ps, e := range st.m {
+			if shards[e.shard] {
+				delete(st.m, ps)
+			}
+		}
+		st.mu.Unlock()
+	}
+}
+
 func (c *customerCache) wipe() {
 	for i := range c.stripes {
 		st := &c.stripes[i]

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"contactstore/crypto"
+	"contactstore/internal/audit"
 	"contactstore/internal/keys"
 	"contactstore/internal/record"
 
@@ -387,12 +388,32 @@ func (s *Store) commitGroup(group []*commitReq) error {
 			if isNew {
 				req.added++
 				ctr.addTotals(1, 0)
+				ctr.addCustomer(cu.key.Prefix, 1)
 			} else {
 				req.replaced++
 			}
 		}
 	}
 	if err := ctr.apply(b); err != nil {
+		return wrapErr("commit", err)
+	}
+	// One audit entry per commit group: how many contacts, for which pseudonyms.
+	var count int64
+	pss := make([]string, 0, 64)
+	seenPS := make(map[*customer]bool)
+	for _, req := range group {
+		count += int64(len(req.items))
+		for i := range req.items {
+			if cu := req.items[i].cu; !seenPS[cu] {
+				seenPS[cu] = true
+				pss = append(pss, hexPS(cu.ps))
+			}
+		}
+	}
+	s.audit.mu.Lock()
+	defer s.audit.mu.Unlock()
+	st, err := s.stageAudit(b, audit.Entry{Kind: audit.KindIngest, Customers: pss, Count: count})
+	if err != nil {
 		return wrapErr("commit", err)
 	}
 	wo := pebble.Sync
@@ -402,6 +423,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 	if err := commitBatch(b, wo); err != nil {
 		return wrapErr("commit", err)
 	}
+	s.audit.apply(st)
 	s.recent.committed(s.commitSeq.Add(1), locs)
 	for _, cu := range created {
 		cu.persisted.Store(true)

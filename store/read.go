@@ -10,6 +10,7 @@ import (
 	"math"
 	"time"
 
+	"contactstore/internal/audit"
 	"contactstore/internal/keys"
 	"contactstore/internal/record"
 
@@ -39,10 +40,14 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 		}
 		cu, err := s.lookupCustomer(customer, false)
 		if errors.Is(err, errNoCustomer) {
-			yield(Contact{}, ErrNotFound)
+			yield(Contact{}, s.notFound(customer))
 			return
 		}
 		if err != nil {
+			yield(Contact{}, err)
+			return
+		}
+		if err := s.auditNow(false, audit.Entry{Kind: audit.KindRead, Customers: []string{hexPS(cu.ps)}}); err != nil {
 			yield(Contact{}, err)
 			return
 		}
@@ -241,4 +246,13 @@ func (s *Store) openRecord(cu *customer, key, val []byte) (Contact, error) {
 		return Contact{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
 	return fromRecord(&rec), nil
+}
+
+// notFound is the error for a customer without a key: erased (and when), or unknown.
+func (s *Store) notFound(customer string) error {
+	ps := s.pseudonym(customer)
+	if at, ok := s.ledger.erasedAt(ps[:]); ok {
+		return &ErasedError{At: at}
+	}
+	return ErrNotFound
 }

@@ -52,6 +52,10 @@ type Store struct {
 	createMu  [256]sync.Mutex // serialises creating customers, striped by shard
 	pseudo    sync.Pool       // *crypto.Pseudonymizer
 	sealer    *sealer
+	audit     auditor
+	hygiene   hygiene
+	ledger    *ledgerFile
+	erasures  chan *eraseReq
 	commits   chan *commitReq
 	commitSeq atomic.Uint64  // groups committed since Open
 	recent    recentLocators // committer only
@@ -127,7 +131,13 @@ func Open(dir string, o *Options) (*Store, error) {
 		return nil, wrapErr("opening "+PebbleDir+"/", err)
 	}
 	s.db = db
-	if err := errors.Join(s.checkMeta(v), s.loadDicts()); err != nil {
+	if err := errors.Join(s.checkMeta(v), s.loadDicts(), s.loadAudit()); err != nil {
+		db.Close()
+		s.cache.Unref()
+		lock.Close()
+		return nil, err
+	}
+	if s.ledger, err = openLedger(fs, dir); err != nil {
 		db.Close()
 		s.cache.Unref()
 		lock.Close()
@@ -139,8 +149,18 @@ func Open(dir string, o *Options) (*Store, error) {
 	s.records = newRecordKeyCache()
 	s.sealer = newSealer(s, opts.SealWorkers)
 	s.commits = make(chan *commitReq, 64)
-	s.wg.Add(1)
+	s.erasures = make(chan *eraseReq, 64)
+	if err := s.recoverErasure(ctx); err != nil {
+		s.sealer.close()
+		db.Close()
+		s.cache.Unref()
+		s.ledger.close()
+		lock.Close()
+		return nil, err
+	}
+	s.wg.Add(2)
 	go s.committer()
+	go s.eraser()
 	s.log.Info("store opened", "store", v.StoreIDString(), "vault_generation", v.Generation, "shards", len(v.Shards))
 	return s, nil
 }
@@ -299,6 +319,7 @@ func (s *Store) Close() error {
 		s.gate.Lock()
 		s.closed.Store(true)
 		close(s.commits)
+		close(s.erasures)
 		s.gate.Unlock()
 		s.wg.Wait()
 		s.sealer.close()
@@ -307,7 +328,7 @@ func (s *Store) Close() error {
 		s.customers.wipe()
 		s.records.wipe()
 		s.vault.Load().Wipe()
-		s.closeErr = errors.Join(err, s.lock.Close())
+		s.closeErr = errors.Join(err, s.ledger.close(), s.lock.Close())
 	})
 	return s.closeErr
 }

@@ -10,6 +10,8 @@
 //	'B' prefix:16 bucket:u32                        the customer has records in this bucket
 //	'E' bucket:u32 prefix:16                        the bucket holds records of this customer
 //	'S' name                                        aggregate counters (merged, no decryption)
+//	'A' seq:u64                                     audit log entry (pseudonyms only)
+//	'V' pseudonym:16                                signed erasure receipt of an erased customer
 //
 // Records are laid out bucket first, so that everything that expires together is one
 // contiguous range that a range deletion can drop whole; within a bucket, one customer's
@@ -32,6 +34,8 @@ const (
 	KindBucket  = 'B'
 	KindExpiry  = 'E'
 	KindStat    = 'S'
+	KindAudit   = 'A'
+	KindReceipt = 'V'
 )
 
 // Sizes.
@@ -181,3 +185,9 @@ func Successor(p []byte) []byte {
 	}
 	return nil // p is all 0xff: no upper bound
 }
+
+// Audit returns the key of an audit entry.
+func Audit(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte{KindAudit}, seq) }
+
+// Receipt returns the key of an erased customer's receipt.
+func Receipt(p [PseudonymSize]byte) []byte { return append([]byte{KindReceipt}, p[:]...) }
