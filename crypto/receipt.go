@@ -16,12 +16,14 @@ import (
 // destroyed; the store signs it with its Ed25519 key, so anyone with the store's public
 // key can verify it offline.
 type Receipt struct {
-	Version   int       `json:"version"`
-	StoreID   string    `json:"store_id"`
-	Customer  string    `json:"customer_pseudonym"` // hex
-	Time      time.Time `json:"time"`
-	Reason    string    `json:"reason,omitempty"`
-	Destroyed Destroyed `json:"destroyed"`
+	Version  int       `json:"version"`
+	StoreID  string    `json:"store_id"`
+	Customer string    `json:"customer_pseudonym"` // hex
+	Time     time.Time `json:"time"`
+	// ReasonSHA256 is the hex SHA-256 of the reason given for the erasure. The reason itself
+	// is not kept: it is free text and might name a person.
+	ReasonSHA256 string    `json:"reason_sha256,omitempty"`
+	Destroyed    Destroyed `json:"destroyed"`
 	// The key vault's generation before and after the erasure: the shard key the customer's
 	// data key was wrapped under exists in "before" and in no generation from "after" on.
 	VaultBefore uint64 `json:"vault_generation_before"`
@@ -146,3 +148,12 @@ func ParsePublicKey(s string) (ed25519.PublicKey, error) {
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
+
+// ReasonDigest returns the hex SHA-256 of an erasure reason ("" for none).
+func ReasonDigest(reason string) string {
+	if reason == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(reason))
+	return hex.EncodeToString(h[:])
+}

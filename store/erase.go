@@ -44,8 +44,8 @@ type eraseRes struct {
 	err     error
 }
 
-// maxReason bounds an erasure reason. Reasons are kept in the receipt only (not on disk);
-// they should say why ("Art. 17 request 2026-114"), not who.
+// maxReason bounds an erasure reason. Only its SHA-256 is kept (in the receipt); the
+// reason should say why ("Art. 17 request 2026-114"), not who.
 const maxReason = 512
 
 // Erase destroys a customer's data for good and returns a signed receipt.
@@ -283,11 +283,11 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
 	var total int64
 	for i, v := range victims {
 		rc := &crypto.Receipt{
-			Version:  1,
-			StoreID:  cur.StoreIDString(),
-			Customer: hexPS(v.cu.ps),
-			Time:     now,
-			Reason:   v.reqs[0].reason,
+			Version:      1,
+			StoreID:      cur.StoreIDString(),
+			Customer:     hexPS(v.cu.ps),
+			Time:         now,
+			ReasonSHA256: crypto.ReasonDigest(v.reqs[0].reason),
 			Destroyed: crypto.Destroyed{
 				Records: v.records, IndexEntries: v.records, DataKeys: 1,
 				Shard: v.cu.shard, ShardGenFrom: rots[v.cu.shard].old.Gen, ShardGenTo: rots[v.cu.shard].new.Gen,

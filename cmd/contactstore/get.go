@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"contactstore/store"
@@ -63,6 +64,9 @@ func cmdGet(e *env, args []string) int {
 	for c, err := range s.Contacts(context.Background(), *customer, r) {
 		if err != nil {
 			w.Flush()
+			if errors.Is(err, store.ErrErased) {
+				return e.fail(fmt.Errorf("no contacts: %s", strings.TrimPrefix(err.Error(), "contactstore: ")))
+			}
 			if errors.Is(err, store.ErrNotFound) {
 				return e.fail(errors.New("no contacts: the store holds no customer with this id"))
 			}
