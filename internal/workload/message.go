@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"math"
-	"math/bits"
 	"strconv"
 	"time"
 
@@ -1009,22 +1008,17 @@ func (g *Generator) attachments(topic, dir int, lx *lexicon, t time.Time) []stor
 	return out
 }
 
-// fillRandom fills p with incompressible pseudo-random bytes (wyrand), much faster than
-// a cryptographic stream and good enough to stand in for JPEG or PDF payloads.
+// fillRandom fills p with incompressible pseudo-random bytes from a wyrand stream, much
+// faster than a cryptographic stream and good enough to stand in for JPEG or PDF payloads.
 func fillRandom(p []byte, seed uint64) {
-	s := seed
-	next := func() uint64 {
-		s += 0xa0761d6478bd642f
-		hi, lo := bits.Mul64(s, s^0xe7037ed1a0b428db)
-		return hi ^ lo
-	}
+	w := wyrand{seed}
 	i := 0
 	for ; i+8 <= len(p); i += 8 {
-		binary.LittleEndian.PutUint64(p[i:], next())
+		binary.LittleEndian.PutUint64(p[i:], w.Uint64())
 	}
 	if i < len(p) {
 		var tail [8]byte
-		binary.LittleEndian.PutUint64(tail[:], next())
+		binary.LittleEndian.PutUint64(tail[:], w.Uint64())
 		copy(p[i:], tail[:])
 	}
 }

@@ -116,7 +116,7 @@ func rate(v, def float64) float64 {
 // Generator produces contacts. Create one with New.
 type Generator struct {
 	cfg Config
-	src *rand.PCG  // the random stream; rng draws from it too
+	src *wyrand    // the random stream, seeded from a PCG; rng draws from it too
 	rng *rand.Rand // for the distributions math/rand/v2 implements
 	pop *population
 
@@ -139,7 +139,8 @@ type Generator struct {
 func New(cfg Config) *Generator {
 	cfg = cfg.withDefaults()
 	seed := uint64(cfg.Seed)
-	src := rand.NewPCG(seed^0x6a09e667f3bcc908, seed*0x9e3779b97f4a7c15+0xbb67ae8584caa73b)
+	pcg := rand.NewPCG(seed^0x6a09e667f3bcc908, seed*0x9e3779b97f4a7c15+0xbb67ae8584caa73b)
+	src := &wyrand{pcg.Uint64()}
 	rng := rand.New(src)
 	g := &Generator{
 		cfg:   cfg,
@@ -156,6 +157,20 @@ func New(cfg Config) *Generator {
 	g.span = toActivity(g.end) - g.act0
 	g.gap = g.span / float64(cfg.Count)
 	return g
+}
+
+// wyrand is the generator's random source: Wang Yi's wyrand, a 64-bit generator that
+// passes BigCrush and costs about a nanosecond per draw, a third of PCG's. Text generation
+// draws a hundred numbers per contact, so this matters. It is seeded from a rand.PCG
+// seeded from Config.Seed, and implements rand.Source for the distributions of
+// math/rand/v2 (ExpFloat64, Shuffle).
+type wyrand struct{ s uint64 }
+
+// Uint64 returns the next number of the stream.
+func (w *wyrand) Uint64() uint64 {
+	w.s += 0xa0761d6478bd642f
+	hi, lo := bits.Mul64(w.s, w.s^0xe7037ed1a0b428db)
+	return hi ^ lo
 }
 
 // intn returns a uniform int in [0, n), n > 0 (Lemire's multiply-high reduction; cheaper
@@ -223,7 +238,8 @@ func (g *Generator) Corpus(n int) [][]byte {
 		return nil
 	}
 	seed := uint64(g.cfg.Seed)
-	src := rand.NewPCG(seed^0x3c6ef372fe94f82b, seed*0xbf58476d1ce4e5b9+0xa54ff53a5f1d36f1)
+	pcg := rand.NewPCG(seed^0x3c6ef372fe94f82b, seed*0xbf58476d1ce4e5b9+0xa54ff53a5f1d36f1)
+	src := &wyrand{pcg.Uint64()}
 	rng := rand.New(src)
 	c := &Generator{
 		cfg:   g.cfg,
