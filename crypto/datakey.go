@@ -26,6 +26,12 @@ type CustomerKey struct {
 	Customer string
 }
 
+// String, Format and GoString print neither the key, nor the prefix that links records to
+// the customer, nor the customer id (personal data).
+func (CustomerKey) String() string             { return "CustomerKey(redacted)" }
+func (CustomerKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte("CustomerKey(redacted)")) }
+func (CustomerKey) GoString() string           { return "CustomerKey(redacted)" }
+
 const dataKeyVersion = 1
 
 func dataKeyAAD(p Pseudonym, shard, gen uint32) []byte {

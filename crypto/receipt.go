@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -122,6 +123,10 @@ func ParseReceipt(data []byte) (*Receipt, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("not a receipt: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		// A second receipt (or anything else) after the first would go unverified.
+		return nil, errors.New("not a receipt: data after the receipt")
 	}
 	return &r, nil
 }

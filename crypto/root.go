@@ -66,6 +66,12 @@ func NewRootKey(key Key, source string) *RootKey {
 // Describe implements Describer.
 func (r *RootKey) Describe() string { return r.source }
 
+// String, Format and GoString name the key without printing it: fmt would otherwise print
+// the unexported key bytes of a RootKey (or *RootKey) given to %v.
+func (r RootKey) String() string             { return "RootKey(" + r.source + ")" }
+func (r RootKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(r.String())) }
+func (r RootKey) GoString() string           { return r.String() }
+
 // Fingerprint returns a short public fingerprint of the key (SHA-256 of a label and the
 // key, 8 bytes hex), for telling keys apart without revealing them.
 func (r *RootKey) Fingerprint() string {
@@ -129,6 +135,11 @@ func NewPassphraseKey(passphrase []byte, params Argon2Params) (*PassphraseKey, e
 
 // Describe implements Describer.
 func (p *PassphraseKey) Describe() string { return "passphrase" }
+
+// String, Format and GoString never print the passphrase or a derived key.
+func (p *PassphraseKey) String() string             { return "PassphraseKey(redacted)" }
+func (p *PassphraseKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(p.String())) }
+func (p *PassphraseKey) GoString() string           { return p.String() }
 
 func (p *PassphraseKey) derive(salt []byte, prm Argon2Params) Key {
 	id := string(salt) + fmt.Sprint(prm)
@@ -272,7 +283,7 @@ func ParseKeyFile(data []byte) (Key, error) {
 	if len(found) != 1 || !strings.HasPrefix(found[0], keyFilePrefix) {
 		return Key{}, errors.New("not a contactstore key file (expected one line starting " + keyFilePrefix + ")")
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(found[0], keyFilePrefix))
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimPrefix(found[0], keyFilePrefix)) // Strict: one key, one spelling
 	if err != nil || len(raw) != KeySize {
 		return Key{}, errors.New("malformed key: expected 32 bytes in base64url")
 	}

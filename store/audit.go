@@ -54,7 +54,7 @@ func (s *Store) loadAudit() error {
 		}
 		a.seq, a.head = e.Seq, e.Hash
 	}
-	return it.Error()
+	return wrapErr("reading the audit log", it.Error())
 }
 
 // staged is what stageAudit computed; apply it after the batch commits.
@@ -89,7 +89,8 @@ func (s *Store) stageAudit(b *pebble.Batch, entries ...audit.Entry) (staged, err
 		st.since++
 	}
 	if st.since >= checkpointEvery {
-		if err := add(audit.Checkpoint(0, s.opts.Clock.Now(), st.head, s.vault.Load().SigningKey())); err != nil {
+		// The signature covers the checkpoint's own sequence number, the one add gives it.
+		if err := add(audit.Checkpoint(st.seq+1, s.opts.Clock.Now(), st.head, s.vault.Load().SigningKey())); err != nil {
 			return st, err
 		}
 		st.since = 0

@@ -45,14 +45,19 @@ type dictState struct {
 
 // loadDicts reads every stored dictionary; the newest becomes current. With compression
 // "s2dict" and no dictionary yet, the store starts collecting samples.
-func (s *Store) loadDicts() error {
+func (s *Store) loadDicts() (err error) {
 	s.dicts.byID = map[uint64]*s2.Dict{}
 	lo := keys.Meta(dictMetaPrefix)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: keys.Successor(lo)})
 	if err != nil {
 		return wrapErr("loading dictionaries", err)
 	}
-	defer it.Close()
+	defer func() {
+		// A read error ends the loop as if there were no more dictionaries: Close reports it.
+		if cerr := it.Close(); err == nil && cerr != nil {
+			err = wrapErr("loading dictionaries", cerr)
+		}
+	}()
 	v := s.vault.Load()
 	for it.First(); it.Valid(); it.Next() {
 		k := it.Key()

@@ -67,13 +67,31 @@ func (s *Store) Erase(ctx context.Context, customer, reason string) (*Receipt, e
 		return nil, fmt.Errorf("%w: erase: reason longer than %d bytes", ErrInvalid, maxReason)
 	}
 	req := &eraseReq{customer: customer, reason: reason, done: make(chan eraseRes, 1)}
-	s.gate.RLock()
-	if s.closed.Load() {
+	for {
+		// The gate, held shared, keeps Close from closing the channel under the send. Never
+		// wait for room in the queue while holding it: the eraser needs the gate exclusively
+		// before it takes the next requests, so a full queue would deadlock.
+		s.gate.RLock()
+		if s.closed.Load() {
+			s.gate.RUnlock()
+			return nil, ErrClosed
+		}
+		sent := false
+		select {
+		case s.erasures <- req:
+			sent = true
+		default:
+		}
 		s.gate.RUnlock()
-		return nil, ErrClosed
+		if sent {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
 	}
-	s.erasures <- req
-	s.gate.RUnlock()
 	select {
 	case r := <-req.done:
 		return r.receipt, r.err
@@ -171,7 +189,11 @@ func (s *Store) eraseGroup(group []*eraseReq) {
 		}
 		return out
 	}
-	receipts, err := s.erase(order)
+	if s.eraseBroken != nil {
+		fail(all(), s.eraseBroken)
+		return
+	}
+	receipts, finish, err := s.erase(order)
 	if err != nil {
 		fail(all(), err)
 		return
@@ -181,10 +203,14 @@ func (s *Store) eraseGroup(group []*eraseReq) {
 			r.done <- eraseRes{receipt: receipts[i]}
 		}
 	}
+	if err := finish(); err != nil {
+		s.log.Error("finishing an erasure failed; the next open completes it", "err", err.Error())
+		s.eraseBroken = fmt.Errorf("contactstore: an earlier erasure could not be finished (%v); close and reopen the store", err)
+	}
 }
 
 // erase carries out the erasure of victims (the gate is held exclusively).
-func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
+func (s *Store) erase(victims []*victim) ([]*Receipt, func() error, error) {
 	ctx := context.Background()
 	now := s.opts.Clock.Now().UTC()
 	cur := s.vault.Load()
@@ -200,7 +226,7 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
 		if rots[v.cu.shard] == nil {
 			k, err := crypto.NewKey()
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			old := cur.Shards[v.cu.shard]
 			rots[v.cu.shard] = &rot{shard: v.cu.shard, old: old, new: crypto.Shard{Gen: old.Gen + 1, Key: k}}
@@ -213,7 +239,7 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
 		erasedPS[v.cu.ps] = true
 		n, err := s.counter(customerCountKey(v.cu.key.Prefix))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(n) > 0 {
 			v.records = n[0]
@@ -232,10 +258,32 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
 		marker.Old = append(marker.Old, ledger.ShardGen{Shard: sh, Gen: r.old.Gen})
 	}
 	marker.Shards = intent.Shards
-	if err := s.ledger.append(intent); err != nil {
-		return nil, err
+	// The intent is sealed now (its sequence number and hash go into the marker and the
+	// receipts) and written — fsynced — concurrently with the first Pebble batch; both are
+	// durable before the vault changes.
+	prepared, err := s.ledger.prepare(intent)
+	if err != nil {
+		return nil, nil, err
 	}
 	marker.Intent = intent.Seq
+	intentDone := make(chan error, 1)
+	intentStarted := false
+	startIntent := func() {
+		if !intentStarted {
+			intentStarted = true
+			go func() { intentDone <- s.ledger.write(prepared) }()
+		}
+	}
+	// abort closes the intent if it was written; an unwritten intent needs nothing.
+	abort := func(cause error) error {
+		if !intentStarted {
+			return cause
+		}
+		if err := <-intentDone; err != nil {
+			return errors.Join(cause, err)
+		}
+		return s.abortErasure(intent.Seq, cause)
+	}
 
 	// 2. Rewrap the shards' other data keys under the new keys, stage the audit entry and the
 	// marker with the signed receipts; one synced batch.
@@ -247,7 +295,7 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
 		lo, hi := keys.DataKeyGen(sh, r.old.Gen)
 		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 		if err != nil {
-			return nil, s.abortErasure(intent.Seq, wrapErr("erase", err))
+			return nil, nil, abort(wrapErr("erase", err))
 		}
 		for it.First(); it.Valid(); it.Next() {
 			_, _, ps, err := keys.ParseDataKey(it.Key())
@@ -260,24 +308,24 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
 			ck, err := crypto.UnwrapCustomerKey(&r.old.Key, ps, sh, r.old.Gen, it.Value())
 			if err != nil {
 				it.Close()
-				return nil, s.abortErasure(intent.Seq, fmt.Errorf("%w: a customer key in shard %d does not open", ErrCorrupt, sh))
+				return nil, nil, abort(fmt.Errorf("%w: a customer key in shard %d does not open", ErrCorrupt, sh))
 			}
 			w, err := crypto.WrapCustomerKey(&r.new.Key, ps, sh, r.new.Gen, ck)
 			ck.DataKey.Wipe()
 			if err != nil {
 				it.Close()
-				return nil, s.abortErasure(intent.Seq, err)
+				return nil, nil, abort(err)
 			}
 			_ = b.Set(keys.DataKey(sh, r.new.Gen, ps), w, nil)
 			rewrapped++
 		}
 		if err := it.Close(); err != nil {
-			return nil, s.abortErasure(intent.Seq, wrapErr("erase", err))
+			return nil, nil, abort(wrapErr("erase", err))
 		}
 	}
 	s.audit.mu.Lock()
 	defer s.audit.mu.Unlock()
-	ledgerNext := s.ledger.nextSeq()
+	ledgerNext := intent.Seq + 1 // the erased entries follow the intent
 	priv := cur.SigningKey()
 	var customers []string
 	var total int64
@@ -299,7 +347,7 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
 			AuditSeq:    s.audit.seq + 1,
 		}
 		if err := rc.Sign(priv); err != nil {
-			return nil, s.abortErasure(intent.Seq, err)
+			return nil, nil, abort(err)
 		}
 		v.receipt = rc
 		marker.Receipts = append(marker.Receipts, rc)
@@ -309,17 +357,23 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
 	st, err := s.stageAudit(b, audit.Entry{Time: now, Kind: audit.KindErase, Customers: customers, Count: total,
 		Detail: fmt.Sprintf("ledger intent %d; %d shard(s) rotated; %d data keys rewrapped", intent.Seq, len(shardList), rewrapped)})
 	if err != nil {
-		return nil, s.abortErasure(intent.Seq, err)
+		return nil, nil, abort(err)
 	}
 	mj, err := json.Marshal(&marker)
 	if err != nil {
-		return nil, s.abortErasure(intent.Seq, err)
+		return nil, nil, abort(err)
 	}
 	_ = b.Set(markerKey, mj, nil)
+	startIntent()
 	if err := commitBatch(b, pebble.Sync); err != nil {
-		return nil, s.abortErasure(intent.Seq, wrapErr("erase: writing the rewrapped keys", err))
+		return nil, nil, abort(wrapErr("erase: writing the rewrapped keys", err))
 	}
 	s.audit.apply(st)
+	if err := <-intentDone; err != nil {
+		// The rewrapped keys are durable but the intent is not: undo them (the vault has not
+		// changed) and report. There is no intent to close.
+		return nil, nil, s.undoErasure(&marker, false, err)
+	}
 
 	// 3. The new vault: from here on the old shard keys are gone and the erasure holds.
 	err = s.updateVault(ctx, func(v *crypto.Vault) error {
@@ -329,23 +383,25 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, error) {
 		return nil
 	})
 	if err != nil && !s.vaultLanded(marker.Vault) {
-		return nil, s.undoErasure(&marker, err)
+		return nil, nil, s.undoErasure(&marker, true, err)
 	}
 	if err != nil {
 		s.log.Error("the key vault was replaced but reported an error; continuing", "err", err.Error())
 	}
 
-	// 4. Ledger "erased" entries, then the clean-up. Failures from here on are finished by
-	// the next Open (the marker stays until the clean-up has committed).
+	// The erasure holds: acknowledge. 4. The ledger's "erased" entries and the clean-up
+	// follow before the next erasure starts; a failure there is finished by the next Open
+	// (the marker stays until the clean-up has committed).
 	s.forget(victims, shardList)
-	if err := s.completeErasure(&marker, victims); err != nil {
-		return nil, err
+	for _, v := range victims {
+		s.ledger.markErased(v.receipt.Customer, now)
 	}
 	out := make([]*Receipt, len(victims))
 	for i, v := range victims {
 		out[i] = v.receipt
 	}
-	return out, nil
+	finish := func() error { return s.completeErasure(&marker, victims) }
+	return out, finish, nil
 }
 
 // vaultLanded reports whether the vault file on disk has generation gen (a failed
@@ -369,7 +425,7 @@ func (s *Store) abortErasure(intent uint64, cause error) error {
 
 // undoErasure removes the rewrapped keys and the marker of an erasure whose vault
 // replacement did not happen, and closes the intent.
-func (s *Store) undoErasure(m *erasureMarker, cause error) error {
+func (s *Store) undoErasure(m *erasureMarker, intentWritten bool, cause error) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	for _, sg := range m.Shards {
@@ -380,6 +436,9 @@ func (s *Store) undoErasure(m *erasureMarker, cause error) error {
 	if err := commitBatch(b, pebble.Sync); err != nil {
 		return errors.Join(cause, wrapErr("undoing an erasure", err))
 	}
+	if !intentWritten {
+		return cause
+	}
 	return s.abortErasure(m.Intent, cause)
 }
 
@@ -388,7 +447,9 @@ func (s *Store) forget(victims []*victim, shards []uint32) {
 	for _, v := range victims {
 		s.customers.remove(v.cu.ps)
 		s.records.forget(v.cu.key.Prefix)
-		v.cu.key.DataKey.Wipe()
+		// The key is not wiped here: a read that began before the erasure may still hold
+		// this customer and derive record keys from it; wiping it under that read made the
+		// read fail as corrupt. Nothing reaches it once the read ends.
 	}
 	rotated := map[uint32]bool{}
 	for _, sh := range shards {
@@ -590,7 +651,7 @@ func (s *Store) recoverErasure(ctx context.Context) error {
 			}
 		} else {
 			s.log.Info("undoing an erasure interrupted before its vault replacement", "intent", m.Intent)
-			if err := s.undoErasure(m, nil); err != nil {
+			if err := s.undoErasure(m, s.ledger.has(m.Intent), nil); err != nil {
 				return err
 			}
 		}

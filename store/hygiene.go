@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Physical clean-up after an erasure (DESIGN.md §2): Pebble is never trusted to delete a
@@ -36,10 +37,16 @@ func (s *Store) scheduleHygiene(ranges []keyRange) {
 	go s.runHygiene()
 }
 
+// hygieneDelay lets a burst of erasures share one flush and compaction round.
+const hygieneDelay = 500 * time.Millisecond
+
 func (s *Store) runHygiene() {
 	defer s.wg.Done()
 	h := &s.hygiene
 	for {
+		for i := 0; i < 10 && !s.closed.Load(); i++ {
+			time.Sleep(hygieneDelay / 10)
+		}
 		h.mu.Lock()
 		ranges := h.pending
 		h.pending = nil
@@ -67,9 +74,11 @@ func (s *Store) runHygiene() {
 	}
 }
 
-// WaitHygiene blocks until the background clean-up after erasures has finished (for tests,
+// WaitHygiene blocks until the clean-up after erasures has finished (for tests,
 // benchmarks and tools that measure what remains on disk).
 func (s *Store) WaitHygiene() {
+	s.gate.RLock() // an erasure's clean-up in progress schedules the hygiene it needs
+	s.gate.RUnlock()
 	h := &s.hygiene
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -42,7 +42,7 @@ type item struct {
 	// The contact-id locator as a sealing worker found it (nil: none), and the commit
 	// sequence number before that lookup; see commitGroup.
 	prev      []byte
-	lookupSeq uint64
+	lookupSeq uint64 // read before the customer's persisted flag
 }
 
 type commitReq struct {
@@ -203,8 +203,12 @@ func (sl *sealer) sealItems(items []item, buf *sealBuf) error {
 		it.tag = crypto.ContactTag(&it.cu.key.DataKey, it.c.ID)
 		it.key = keys.Record(it.bucket, it.cu.key.Prefix, it.tk, it.tag[:])
 		if !it.assigned {
-			// Look up an earlier version here, in parallel, rather than in the committer.
 			it.lookupSeq = s.commitSeq.Load()
+		}
+		if !it.assigned && it.cu.persisted.Load() {
+			// Look up an earlier version here, in parallel, rather than in the committer. A
+			// customer whose key was not committed when lookupSeq was read had no stored
+			// contacts then; later groups are covered by the committer's recent locators.
 			v, closer, err := s.db.Get(keys.Locator(it.cu.key.Prefix, it.tag))
 			switch {
 			case err == nil:
@@ -424,11 +428,14 @@ func (s *Store) commitGroup(group []*commitReq) error {
 		return wrapErr("commit", err)
 	}
 	s.audit.apply(st)
-	s.recent.committed(s.commitSeq.Add(1), locs)
+	// Mark new customers persisted before publishing the sequence number: a worker that
+	// reads a sequence number at or after this group's must see them persisted (and look
+	// their contacts up).
 	for _, cu := range created {
 		cu.persisted.Store(true)
 		cu.wrapped = nil
 	}
+	s.recent.committed(s.commitSeq.Add(1), locs)
 	return nil
 }
 

@@ -65,34 +65,80 @@ func openLedger(fs vfs.FS, dir string) (*ledgerFile, error) {
 
 // append seals and appends entries and fsyncs the file.
 func (l *ledgerFile) append(entries ...*ledger.Entry) error {
+	p, err := l.prepare(entries...)
+	if err != nil {
+		return err
+	}
+	return l.write(p)
+}
+
+// preparedEntries are sealed entries (sequence numbers and hashes assigned) not yet written.
+type preparedEntries struct {
+	entries    []*ledger.Entry
+	buf        []byte
+	prevHead   string
+	head       string
+	next, prev uint64
+}
+
+// prepare seals entries as the next ones of the ledger without writing them, so that their
+// sequence numbers and hashes are known before the (slow, fsynced) write. Only one prepared
+// set may be outstanding: the store's eraser is the only appender.
+func (l *ledgerFile) prepare(entries ...*ledger.Entry) (*preparedEntries, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var buf []byte
+	p := &preparedEntries{entries: entries, prevHead: l.head, prev: l.next}
 	head, next := l.head, l.next
 	for _, e := range entries {
 		e.Seq = next
 		line, err := ledger.Seal(e, head)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		buf = append(buf, line...)
+		p.buf = append(p.buf, line...)
 		head, next = e.Hash, next+1
 	}
-	if _, err := l.f.WriteAt(buf, l.size); err != nil {
+	p.head, p.next = head, next
+	return p, nil
+}
+
+// write appends prepared entries and fsyncs; the ledger's state advances only on success.
+func (l *ledgerFile) write(p *preparedEntries) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.head != p.prevHead || l.next != p.prev {
+		return errors.New("contactstore: erasure ledger changed between prepare and write")
+	}
+	if _, err := l.f.WriteAt(p.buf, l.size); err != nil {
 		return wrapErr("appending to the erasure ledger", err)
 	}
 	if err := l.f.Sync(); err != nil {
 		return wrapErr("syncing the erasure ledger", err)
 	}
-	l.size += int64(len(buf))
-	l.head, l.next = head, next
-	for _, e := range entries {
+	l.size += int64(len(p.buf))
+	l.head, l.next = p.head, p.next
+	for _, e := range p.entries {
 		l.parsed.Entries = append(l.parsed.Entries, *e)
 		if e.Kind == ledger.KindErased {
 			l.erased[e.Customer] = e.Time
 		}
 	}
 	return nil
+}
+
+// markErased records in memory that a customer is erased, ahead of the ledger entry that
+// follows (an erasure is acknowledged once its vault is durable).
+func (l *ledgerFile) markErased(ps string, at time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.erased[ps] = at
+}
+
+// has reports whether the ledger holds an entry with sequence number seq.
+func (l *ledgerFile) has(seq uint64) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return seq >= 1 && seq < l.next
 }
 
 // nextSeq returns the sequence number the next appended entry gets.

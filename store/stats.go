@@ -62,6 +62,9 @@ type PebbleHealth struct {
 
 // Stats returns counts, sizes, Pebble's health and the rating aggregates.
 func (s *Store) Stats(ctx context.Context) (Stats, error) {
+	// Wait for an erasure's clean-up in progress, so that the counts include it.
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	if s.closed.Load() {
 		return Stats{}, ErrClosed
 	}

@@ -56,10 +56,13 @@ type Store struct {
 	hygiene   hygiene
 	ledger    *ledgerFile
 	erasures  chan *eraseReq
-	commits   chan *commitReq
-	commitSeq atomic.Uint64  // groups committed since Open
-	recent    recentLocators // committer only
-	wg        sync.WaitGroup
+	// eraseBroken is set (by the eraser only) when an erasure's clean-up failed: further
+	// erasures would overwrite its marker, so they are refused until a reopen finishes it.
+	eraseBroken error
+	commits     chan *commitReq
+	commitSeq   atomic.Uint64  // groups committed since Open
+	recent      recentLocators // committer only
+	wg          sync.WaitGroup
 
 	cache      *pebble.Cache
 	stalls     atomic.Int64
@@ -304,6 +307,31 @@ func (s *Store) Flush() error {
 		return ErrClosed
 	}
 	return wrapErr("flush", s.db.Flush())
+}
+
+// WaitForCompactions blocks until Pebble has no flush or compaction running and has started
+// none for three polls 50 ms apart (for benchmarks and tools measuring a settled store).
+func (s *Store) WaitForCompactions(ctx context.Context) error {
+	quiet, last := 0, int64(-1)
+	for quiet < 3 {
+		if s.closed.Load() {
+			return ErrClosed
+		}
+		m := s.db.Metrics()
+		n := m.Compact.Count + m.Flush.Count
+		if m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0 && n == last {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		last = n
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 // Dir returns the store's directory.

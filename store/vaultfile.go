@@ -71,7 +71,9 @@ func writeVault(ctx context.Context, fs vfs.FS, dir string, v *crypto.Vault, roo
 }
 
 // updateVault applies change to a copy of the current vault, writes it with the next
-// generation and makes it current. Only after it returns nil is the new state durable.
+// generation and makes it current. Only after it returns nil is the new state durable. An
+// error after the new file has landed (the directory sync failed) still makes it current:
+// it is what the disk holds, and a later write must not bring back what it replaced.
 func (s *Store) updateVault(ctx context.Context, change func(v *crypto.Vault) error) error {
 	s.vaultMu.Lock()
 	defer s.vaultMu.Unlock()
@@ -82,7 +84,10 @@ func (s *Store) updateVault(ctx context.Context, change func(v *crypto.Vault) er
 	}
 	next.Generation = cur.Generation + 1
 	if err := writeVault(ctx, s.fs, s.dir, next, s.opts.RootKey); err != nil {
-		return fmt.Errorf("vault generation %d: %w", next.Generation, err)
+		if s.vaultLanded(next.Generation) {
+			s.vault.Store(next)
+		}
+		return fmt.Errorf("%w (key vault generation %d)", err, next.Generation) // keeps the "contactstore: " prefix first
 	}
 	s.vault.Store(next)
 	return nil

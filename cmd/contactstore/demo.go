@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"contactstore/bench/workload"
 	"contactstore/crypto"
-	"contactstore/internal/workload"
 	"contactstore/store"
 )
 

@@ -7,6 +7,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -16,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -97,8 +99,13 @@ func Checkpoint(seq uint64, t time.Time, head string, priv ed25519.PrivateKey) E
 // Decode parses one stored entry, refusing unknown fields.
 func Decode(b []byte) (*Entry, error) {
 	var e Entry
-	if err := json.Unmarshal(b, &e); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
 		return nil, fmt.Errorf("%w: an entry does not parse", ErrCorrupt)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: an entry does not parse (data after it)", ErrCorrupt)
 	}
 	return &e, nil
 }

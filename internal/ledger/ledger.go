@@ -157,6 +157,10 @@ func parseLine(b []byte, prev string, seq uint64) (*Entry, error) {
 	if err := dec.Decode(&e); err != nil {
 		return nil, errors.New("does not parse")
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		// Anything after the object (another line glued on, say) would go unverified.
+		return nil, errors.New("does not parse (data after the entry)")
+	}
 	if e.Seq != seq {
 		return nil, fmt.Errorf("sequence %d where %d was due", e.Seq, seq)
 	}

@@ -80,6 +80,12 @@ func (d *Decoder) Uvarint() uint64 {
 		d.fail(ErrOverflow)
 		return 0
 	}
+	if n > 1 && d.b[n-1] == 0 {
+		// An over-long encoding (trailing zero groups): AppendUvarint never writes one, and
+		// accepting it would give one value two encodings, breaking canonical formats.
+		d.fail(ErrOverflow)
+		return 0
+	}
 	d.b = d.b[n:]
 	return v
 }
