@@ -128,11 +128,11 @@ func (c *Contact) Validate() error {
 	if c.Rating != 0 && (c.Rating < 1 || c.Rating > 10) {
 		return invalid("rating", "must be between 1 and 10")
 	}
-	for name, v := range map[string]string{"id": c.ID, "customer": c.Customer, "channel": c.Channel,
-		"direction": c.Direction, "category": c.Category, "agent": c.Agent, "email": c.Email,
-		"phone": c.Phone, "subject": c.Subject, "body": c.Body} {
-		if !utf8.ValidString(v) {
-			return invalid(name, "is not valid UTF-8")
+	for _, f := range [...]struct{ name, v string }{{"id", c.ID}, {"customer", c.Customer},
+		{"channel", c.Channel}, {"direction", c.Direction}, {"category", c.Category}, {"agent", c.Agent},
+		{"email", c.Email}, {"phone", c.Phone}, {"subject", c.Subject}, {"body", c.Body}} {
+		if !utf8.ValidString(f.v) {
+			return invalid(f.name, "is not valid UTF-8")
 		}
 	}
 	for _, f := range []struct {
