@@ -386,7 +386,14 @@ func (s *Store) erase(victims []*victim) ([]*Receipt, func() error, error) {
 		return nil, nil, s.undoErasure(&marker, true, err)
 	}
 	if err != nil {
-		s.log.Error("the key vault was replaced but reported an error; continuing", "err", err.Error())
+		// The new vault is in place but its rename may not be durable (the directory sync
+		// failed). Only a durable vault makes the erasure hold; until then nothing may be
+		// cleaned up, or a crash could bring back the old vault with keys deleted. Try the
+		// sync once more; if it still fails, leave everything to the next Open.
+		if serr := syncDir(s.fs, s.dir); serr != nil {
+			s.eraseBroken = fmt.Errorf("contactstore: the key vault's directory could not be synced (%v); close and reopen the store", serr)
+			return nil, nil, wrapErr("erase: the new key vault is not durable yet", errors.Join(err, serr))
+		}
 	}
 
 	// The erasure holds: acknowledge. 4. The ledger's "erased" entries and the clean-up
