@@ -74,6 +74,16 @@ func (c *customerCache) add(cu *customer) *customer {
 	return cu
 }
 
+// removeIf removes cu if it is the cached entry of its pseudonym.
+func (c *customerCache) removeIf(cu *customer) {
+	st := &c.stripes[cu.ps[0]%cacheStripes]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.m[cu.ps] == cu {
+		delete(st.m, cu.ps)
+	}
+}
+
 func (c *customerCache) remove(ps crypto.Pseudonym) {
 	st := &c.stripes[ps[0]%cacheStripes]
 	st.mu.Lock()
@@ -122,6 +132,19 @@ func (s *Store) pseudonym(id string) crypto.Pseudonym {
 // lookupCustomer finds a customer by id, or returns errNoCustomer (create false) or a new,
 // not yet persisted customer (create true).
 func (s *Store) lookupCustomer(id string, create bool) (*customer, error) {
+	for {
+		cu, err := s.lookupCustomerOnce(id, create)
+		if err != nil || cu.gen == s.vault.Load().Shards[cu.shard].Gen {
+			return cu, err
+		}
+		// An erasure rotated the shard's key while this lookup ran (reads do not hold the
+		// gate): the key may be one that erasure destroyed, added to the cache after the
+		// erasure dropped the shard's entries. Drop it and look again under the new key.
+		s.customers.removeIf(cu)
+	}
+}
+
+func (s *Store) lookupCustomerOnce(id string, create bool) (*customer, error) {
 	ps := s.pseudonym(id)
 	if cu := s.customers.get(ps); cu != nil {
 		return cu, nil

@@ -687,6 +687,10 @@ func parsePS(h string) ([keys.PseudonymSize]byte, error) {
 
 // ErasureReceipt returns the stored receipt of an erased customer, or ErrNotFound.
 func (s *Store) ErasureReceipt(customer string) (*Receipt, error) {
+	// The receipt is stored by the clean-up that follows an erasure's acknowledgement, under
+	// the gate: wait for it, so that Erase's receipt is found as soon as Erase has returned.
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	ps := s.pseudonym(customer)
 	val, closer, err := s.db.Get(keys.Receipt(ps))
 	if errors.Is(err, pebble.ErrNotFound) {

@@ -47,6 +47,10 @@ func (s *Store) VerifyErasure(ctx context.Context, rc *Receipt) error {
 	if rc.StoreID != s.StoreID() {
 		return fmt.Errorf("contactstore: the receipt is of store %s, not of this store", rc.StoreID)
 	}
+	// Erase returns the receipt before its ledger entry and clean-up, which follow under the
+	// gate: wait for them, so that a receipt verifies as soon as Erase has returned it.
+	s.gate.RLock()
+	defer s.gate.RUnlock()
 	d, err := rc.Digest()
 	if err != nil {
 		return err

@@ -119,36 +119,61 @@ func (l *Ledger) Last() (hash string, next uint64) {
 }
 
 // Parse reads and verifies a whole ledger: every line parses, sequence numbers run from 1
-// without gaps, every hash links to its predecessor and matches the entry. An incomplete
-// last line (no newline) is tolerated and reported as Torn; anything else wrong is
-// ErrCorrupt with the line number.
+// without gaps, every hash links to its predecessor and matches the entry. A torn tail — an
+// incomplete last line, or a hole a crash left in the last append — is tolerated and
+// reported as Torn; anything else wrong is ErrCorrupt with the line number.
+//
+// A hole: a file system that kept a later block of an unsynced append but not an earlier
+// one fills the gap with zeros. No entry holds a NUL byte (JSON escapes it), and every append
+// is synced before the next one starts, so a line that fails and holds a NUL byte begins the
+// last append's torn tail — provided no more lines follow than one append writes
+// (MaxAppend); otherwise it is corruption.
 func Parse(r io.Reader) (*Ledger, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	l := &Ledger{}
 	prev := zeroHash
 	for line := 1; ; line++ {
 		b, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			return nil, fmt.Errorf("%w: line %d is too long", ErrCorrupt, line)
-		}
 		if err == io.EOF {
 			if len(b) > 0 {
 				l.Torn = true
 			}
 			return l, nil
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
 			return nil, err
 		}
-		e, err := parseLine(b, prev, uint64(len(l.Entries)+1))
-		if err != nil {
-			return nil, fmt.Errorf("%w: line %d: %v", ErrCorrupt, line, err)
+		var e *Entry
+		perr := fmt.Errorf("%w: line %d is too long", ErrCorrupt, line)
+		if err == nil {
+			if e, err = parseLine(b, prev, uint64(len(l.Entries)+1)); err != nil {
+				perr = fmt.Errorf("%w: line %d: %v", ErrCorrupt, line, err)
+			} else {
+				perr = nil
+			}
+		}
+		if perr != nil {
+			if bytes.IndexByte(b, 0) >= 0 {
+				rest, err := io.ReadAll(br)
+				if err != nil {
+					return nil, err
+				}
+				if bytes.Count(rest, []byte{'\n'}) < MaxAppend {
+					l.Torn = true
+					return l, nil
+				}
+			}
+			return nil, perr
 		}
 		l.Entries = append(l.Entries, *e)
 		l.Size += int64(len(b))
 		prev = e.Hash
 	}
 }
+
+// MaxAppend bounds the entries one append writes (the store erases at most 256 customers in
+// one group, one "erased" entry each).
+const MaxAppend = 256
 
 func parseLine(b []byte, prev string, seq uint64) (*Entry, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
