@@ -538,6 +538,7 @@ func (s *Store) completeErasure(m *erasureMarker, victims []*victim) error {
 		return err
 	}
 	_ = b.Delete(markerKey, nil)
+	_ = b.Set(shardGensKey, u64(shardGenSum(s.vault.Load())), nil)
 	if err := commitBatch(b, pebble.Sync); err != nil {
 		return wrapErr("erase: clean-up (finished at the next open)", err)
 	}
@@ -647,7 +648,9 @@ func (s *Store) recoverErasure(ctx context.Context) error {
 		v := s.vault.Load()
 		landed := true
 		for _, sg := range m.Shards {
-			if int(sg.Shard) >= len(v.Shards) || v.Shards[sg.Shard].Gen != sg.Gen {
+			// Landed if the vault has the target generation or a later one (a later erasure of
+			// the same shard can only have followed this one's vault).
+			if int(sg.Shard) >= len(v.Shards) || v.Shards[sg.Shard].Gen < sg.Gen {
 				landed = false
 			}
 		}
@@ -701,4 +704,91 @@ func (s *Store) ErasureReceipt(customer string) (*Receipt, error) {
 	}
 	defer closer.Close()
 	return crypto.ParseReceipt(val)
+}
+
+// shardGensKey records, in Pebble, the sum of the vault's shard generations as of the last
+// completed erasure. A vault whose sum is larger than Pebble's means Pebble's files are older
+// than the vault (a file-level restore, a copy): reconcileKeys then removes what the vault's
+// keys no longer open.
+var shardGensKey = keys.Meta("shard-gens")
+
+func shardGenSum(v *crypto.Vault) uint64 {
+	var n uint64
+	for _, sh := range v.Shards {
+		n += uint64(sh.Gen)
+	}
+	return n
+}
+
+// reconcileKeys brings Pebble files that are older than the key vault in line with it: data
+// keys of shard generations the vault no longer has are deleted (they are wrapped under
+// destroyed keys), and so is everything filed under a record prefix that no live data key
+// names. What the vault's keys still open is served as before; erased customers read as
+// erased. In the normal case it costs one Get.
+func (s *Store) reconcileKeys() error {
+	v := s.vault.Load()
+	want := shardGenSum(v)
+	val, closer, err := s.db.Get(shardGensKey)
+	switch {
+	case err == nil:
+		have := beU64(bytes.Clone(val))
+		closer.Close()
+		if have == want {
+			return nil
+		}
+	case !errors.Is(err, pebble.ErrNotFound):
+		return wrapErr("reading store metadata", err)
+	}
+	s.log.Info("the Pebble files are older than the key vault; removing what its keys no longer open")
+	b := s.db.NewBatch()
+	defer b.Close()
+	lo, hi := keys.Kind(keys.KindDataKey)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return wrapErr("reconciling keys", err)
+	}
+	stale := map[ledger.ShardGen]bool{}
+	var staleKeys int64
+	for it.First(); it.Valid(); it.Next() {
+		sh, gen, _, err := keys.ParseDataKey(it.Key())
+		if err != nil {
+			continue
+		}
+		if int(sh) >= len(v.Shards) || v.Shards[sh].Gen != gen {
+			stale[ledger.ShardGen{Shard: sh, Gen: gen}] = true
+			staleKeys++
+		}
+	}
+	if err := it.Close(); err != nil {
+		return wrapErr("reconciling keys", err)
+	}
+	var touched []keyRange
+	for sg := range stale {
+		lo, hi := keys.DataKeyGen(sg.Shard, sg.Gen)
+		_ = b.DeleteRange(lo, hi, nil)
+		touched = append(touched, keyRange{lo, hi})
+	}
+	orphans, err := s.orphanPrefixes()
+	if err != nil {
+		return wrapErr("reconciling keys", err)
+	}
+	var removed int64
+	for _, p := range orphans {
+		n, err := s.deleteCustomerData(b, p, &touched)
+		if err != nil {
+			return wrapErr("reconciling keys", err)
+		}
+		removed += n
+	}
+	ctr := newCounterSet()
+	ctr.addTotals(-removed, -staleKeys)
+	if err := ctr.apply(b); err != nil {
+		return err
+	}
+	_ = b.Set(shardGensKey, u64(want), nil)
+	if err := commitBatch(b, pebble.Sync); err != nil {
+		return wrapErr("reconciling keys", err)
+	}
+	s.scheduleHygiene(touched)
+	return nil
 }

@@ -153,7 +153,7 @@ func Open(dir string, o *Options) (*Store, error) {
 	s.sealer = newSealer(s, opts.SealWorkers)
 	s.commits = make(chan *commitReq, 64)
 	s.erasures = make(chan *eraseReq, 64)
-	if err := s.recoverErasure(ctx); err != nil {
+	if err := errors.Join(s.recoverErasure(ctx), s.reconcileKeys()); err != nil {
 		s.sealer.close()
 		db.Close()
 		s.cache.Unref()
@@ -222,6 +222,7 @@ func createStore(ctx context.Context, fs vfs.FS, dir string, opts *Options) (err
 	b := db.NewBatch()
 	_ = b.Set(keys.Meta("store-id"), v.StoreID[:], nil)
 	_ = b.Set(keys.Meta("format"), []byte{formatMajor}, nil)
+	_ = b.Set(shardGensKey, u64(shardGenSum(v)), nil)
 	err = commitBatch(b, pebble.Sync)
 	if cerr := db.Close(); err == nil {
 		err = cerr
