@@ -16,13 +16,11 @@ func cmdAudit(e *env, args []string) int {
 	sf := addStoreFlags(f)
 	customer := f.String("customer", "", "show: only entries that name this customer (by pseudonym)")
 	asJSON := f.Bool("json", false, "verify: print the report as JSON")
-	pos, code, ok := parse(f, args)
+	pos, code, ok := parseArgs(f, args, func(pos []string) bool {
+		return len(pos) != 1 || (pos[0] != "verify" && pos[0] != "show") || *sf.dir == ""
+	})
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 || (pos[0] != "verify" && pos[0] != "show") || *sf.dir == "" {
-		f.Usage()
-		return exitUsage
 	}
 	s, err := e.openStore(sf, nil)
 	if err != nil {

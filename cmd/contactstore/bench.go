@@ -30,13 +30,9 @@ func cmdBench(e *env, args []string) int {
 	dir := f.String("dir", "", "where the stores go (default: a temporary directory)")
 	asJSON := f.Bool("json", false, "print the results as JSON instead of Markdown")
 	report := f.String("report", "", "also write report.md and results.json into this directory")
-	pos, code, ok := parse(f, args)
+	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *n < 1 })
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 || *n < 1 {
-		f.Usage()
-		return exitUsage
 	}
 	if *scenario != "ingest" {
 		return e.exitFor(errUsage(fmt.Sprintf("--scenario %q: only ingest is implemented so far", *scenario)))

@@ -27,13 +27,9 @@ func cmdDemo(e *env, args []string) int {
 	n := f.Int("n", 50000, "how many contacts to generate")
 	customers := f.Int("customers", 2000, "how many customers")
 	seed := f.Int64("seed", 1, "workload seed")
-	pos, code, ok := parse(f, args)
+	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *n < 1 || *customers < 1 })
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 || *n < 1 || *customers < 1 {
-		f.Usage()
-		return exitUsage
 	}
 	d := &demo{e: e, out: e.stdout}
 	if err := d.run(*dir, *n, *customers, *seed); err != nil {

@@ -23,14 +23,10 @@ func cmdErase(e *env, args []string) int {
 	f := e.flags("erase", "--dir DIR --customer ID [--reason TEXT]")
 	sf := addStoreFlags(f)
 	customer := f.String("customer", "", "the customer's id (required)")
-	reason := f.String("reason", "", "why (kept in the receipt only; say why, not who)")
-	pos, code, ok := parse(f, args)
+	reason := f.String("reason", "", "why (only its SHA-256 is kept, in the receipt; say why, not who)")
+	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *sf.dir == "" || *customer == "" })
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 || *sf.dir == "" || *customer == "" {
-		f.Usage()
-		return exitUsage
 	}
 	s, err := e.openStore(sf, nil)
 	if err != nil {
@@ -91,13 +87,9 @@ func cmdVerifyReceipt(e *env, args []string) int {
 	sf := addStoreFlags(f)
 	receipt := f.String("receipt", "", "the receipt file (JSON), - for stdin (required)")
 	pubFile := f.String("public-key", "", "the store's public key file (from keys public-key), for offline verification")
-	pos, code, ok := parse(f, args)
+	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *receipt == "" || (*sf.dir == "" && *pubFile == "") })
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 || *receipt == "" || (*sf.dir == "" && *pubFile == "") {
-		f.Usage()
-		return exitUsage
 	}
 	data, err := readSmallFile(*receipt, 1<<20)
 	if err != nil {
@@ -138,13 +130,9 @@ func cmdVerifyReceipt(e *env, args []string) int {
 func cmdKeys(e *env, args []string) int {
 	f := e.flags("keys", "--dir DIR public-key")
 	sf := addStoreFlags(f)
-	pos, code, ok := parse(f, args)
+	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) != 1 || pos[0] != "public-key" || *sf.dir == "" })
 	if !ok {
 		return code
-	}
-	if len(pos) != 1 || pos[0] != "public-key" || *sf.dir == "" {
-		f.Usage()
-		return exitUsage
 	}
 	s, err := e.openStore(sf, nil)
 	if err != nil {
@@ -159,13 +147,9 @@ func cmdRotateRootKey(e *env, args []string) int {
 	f := e.flags("rotate-root-key", "--dir DIR [--key-file OLD] --new-key-file NEW")
 	sf := addStoreFlags(f)
 	newKey := f.String("new-key-file", "", "where to create the new root key file (must not exist; mode 0600)")
-	pos, code, ok := parse(f, args)
+	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *sf.dir == "" || *newKey == "" })
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 || *sf.dir == "" || *newKey == "" {
-		f.Usage()
-		return exitUsage
 	}
 	s, err := e.openStore(sf, nil)
 	if err != nil {

@@ -36,13 +36,9 @@ func cmdGet(e *env, args []string) int {
 	customer := f.String("customer", "", "the customer's id (required)")
 	since := f.String("since", "", "only contacts at or after this time (RFC 3339 or YYYY-MM-DD)")
 	until := f.String("until", "", "only contacts before this time (RFC 3339 or YYYY-MM-DD)")
-	pos, code, ok := parse(f, args)
+	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *sf.dir == "" || *customer == "" })
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 || *sf.dir == "" || *customer == "" {
-		f.Usage()
-		return exitUsage
 	}
 	var r store.TimeRange
 	var err error

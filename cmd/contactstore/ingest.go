@@ -24,13 +24,9 @@ func cmdIngest(e *env, args []string) int {
 	sf := addStoreFlags(f)
 	batch := f.Int("batch", 1000, "contacts per committed batch")
 	noSync := f.Bool("no-sync", false, "do not fsync each batch (faster; a crash may lose the last batches, never part of one)")
-	pos, code, ok := parse(f, args)
+	pos, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 1 || *sf.dir == "" || *batch < 1 })
 	if !ok {
 		return code
-	}
-	if len(pos) > 1 || *sf.dir == "" || *batch < 1 {
-		f.Usage()
-		return exitUsage
 	}
 	in, total := e.stdin, int64(0)
 	name := "stdin"

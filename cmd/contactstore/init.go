@@ -16,13 +16,9 @@ func cmdInit(e *env, args []string) int {
 	f := e.flags("init", "--dir DIR [--key-file F]")
 	sf := addStoreFlags(f)
 	shards := f.Int("shards", 0, "number of shard keys (default 4096)")
-	pos, code, ok := parse(f, args)
+	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *sf.dir == "" })
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 || *sf.dir == "" {
-		f.Usage()
-		return exitUsage
 	}
 	kp := e.keyPath(sf)
 	root, err := crypto.CreateKeyFile(kp)

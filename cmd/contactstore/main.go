@@ -131,6 +131,20 @@ func parse(fs *flag.FlagSet, args []string) ([]string, int, bool) {
 	}
 }
 
+// parseArgs parses like parse, then prints the usage and returns exitUsage when invalid
+// says the positional arguments or flag values are not acceptable.
+func parseArgs(fs *flag.FlagSet, args []string, invalid func(pos []string) bool) ([]string, int, bool) {
+	pos, code, ok := parse(fs, args)
+	if !ok {
+		return nil, code, false
+	}
+	if invalid(pos) {
+		fs.Usage()
+		return nil, exitUsage, false
+	}
+	return pos, 0, true
+}
+
 // storeFlags are the flags every command that opens a store has.
 type storeFlags struct {
 	dir     *string

@@ -15,13 +15,9 @@ func cmdStats(e *env, args []string) int {
 	f := e.flags("stats", "--dir DIR [--json]")
 	sf := addStoreFlags(f)
 	asJSON := f.Bool("json", false, "print JSON")
-	pos, code, ok := parse(f, args)
+	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *sf.dir == "" })
 	if !ok {
 		return code
-	}
-	if len(pos) > 0 || *sf.dir == "" {
-		f.Usage()
-		return exitUsage
 	}
 	s, err := e.openStore(sf, nil)
 	if err != nil {
