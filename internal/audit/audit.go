@@ -8,12 +8,11 @@ package audit
 
 import (
 	"bytes"
+	hashchain "contactstore/internal/chain"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,7 +48,7 @@ type Entry struct {
 var ErrCorrupt = errors.New("audit log does not verify")
 
 // ZeroHash is the previous hash of the first entry.
-var ZeroHash = hex.EncodeToString(make([]byte, sha256.Size))
+var ZeroHash = hashchain.ZeroHash
 
 // Seal sets e.Prev and e.Hash and returns the encoded entry.
 func Seal(e *Entry, prev string) ([]byte, error) {
@@ -73,14 +72,11 @@ func hashOf(e *Entry) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	prev, err := hex.DecodeString(c.Prev)
-	if err != nil || len(prev) != sha256.Size {
+	h, err := hashchain.Hash(c.Prev, body)
+	if err != nil {
 		return "", errors.New("malformed previous hash")
 	}
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(body)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return h, nil
 }
 
 const checkpointDomain = "contactstore-audit-checkpoint-v1\n"

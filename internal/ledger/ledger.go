@@ -15,9 +15,8 @@ package ledger
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
+	"contactstore/internal/chain"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,7 +57,7 @@ var ErrCorrupt = errors.New("erasure ledger is corrupt")
 // MaxLine bounds one line of the ledger.
 const MaxLine = 1 << 20
 
-var zeroHash = hex.EncodeToString(make([]byte, sha256.Size))
+var zeroHash = chain.ZeroHash
 
 // Seal fills in e.Prev from prev (the previous entry's hash, "" for the first) and e.Hash,
 // and returns the line to append (with its newline).
@@ -88,14 +87,11 @@ func hashOf(e *Entry) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	prev, err := hex.DecodeString(c.Prev)
-	if err != nil || len(prev) != sha256.Size {
+	h, err := chain.Hash(c.Prev, body)
+	if err != nil {
 		return "", fmt.Errorf("%w: malformed previous hash", ErrCorrupt)
 	}
-	h := sha256.New()
-	h.Write(prev)
-	h.Write(body)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return h, nil
 }
 
 // Ledger is a parsed, verified ledger.
