@@ -21,11 +21,18 @@ func cmdInit(e *env, args []string) int {
 		return code
 	}
 	kp := e.keyPath(sf)
-	root, err := crypto.CreateKeyFile(kp)
-	created := err == nil
-	if errors.Is(err, fs.ErrExist) {
-		// Never overwrite a key file: use the existing key.
-		root, err = crypto.LoadKeyFile(kp)
+	var root crypto.KeyWrapper
+	var err error
+	created := false
+	if e.usePassphrase(sf) {
+		root, err = e.rootKey(sf)
+	} else {
+		root, err = crypto.CreateKeyFile(kp)
+		created = err == nil
+		if errors.Is(err, fs.ErrExist) {
+			// Never overwrite a key file: use the existing key.
+			root, err = crypto.LoadKeyFile(kp)
+		}
 	}
 	if err != nil {
 		return e.fail(err)
@@ -38,9 +45,12 @@ func cmdInit(e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	if created {
+	switch {
+	case e.usePassphrase(sf):
+		e.infof("the key vault is sealed under Argon2id of $%s: without the passphrase nothing can be read", passphraseEnv)
+	case created:
 		e.infof("created root key file %s (mode 0600): keep it secret, and keep a copy away from this disk", kp)
-	} else {
+	default:
 		e.infof("using the existing root key file %s", kp)
 	}
 	e.infof("store %s ready in %s", s.StoreID(), *sf.dir)

@@ -79,7 +79,8 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun contactstore COMMAND --help for a command's flags.")
-	fmt.Fprintln(w, "The root key is read from --key-file, else $CONTACTSTORE_KEY_FILE, else DIR.key beside the store.")
+	fmt.Fprintln(w, "The root key is read from --key-file, else Argon2id of $CONTACTSTORE_PASSPHRASE if set,")
+	fmt.Fprintln(w, "else $CONTACTSTORE_KEY_FILE, else DIR.key beside the store.")
 }
 
 // errorf prints one message with the command's single prefix.
@@ -186,12 +187,8 @@ func (e *env) openStore(sf storeFlags, o *store.Options) (*store.Store, error) {
 	if *sf.dir == "" {
 		return nil, errUsage("--dir is required")
 	}
-	kp := e.keyPath(sf)
-	root, err := crypto.LoadKeyFile(kp)
+	root, err := e.rootKey(sf)
 	if err != nil {
-		if crypto.IsNotExist(err) {
-			return nil, fmt.Errorf("root key file %s not found (give --key-file, or run init)", kp)
-		}
 		return nil, err
 	}
 	if o == nil {
@@ -200,6 +197,31 @@ func (e *env) openStore(sf storeFlags, o *store.Options) (*store.Store, error) {
 	o.RootKey = root
 	o.Logger = e.logger()
 	return store.Open(*sf.dir, o)
+}
+
+// passphraseEnv names the environment variable that, when set and no --key-file is given,
+// makes the root key Argon2id(passphrase) instead of a key file.
+const passphraseEnv = "CONTACTSTORE_PASSPHRASE"
+
+// usePassphrase reports whether the root key comes from the passphrase.
+func (e *env) usePassphrase(sf storeFlags) bool {
+	return *sf.keyFile == "" && e.getenv(passphraseEnv) != ""
+}
+
+// rootKey loads the root key: the passphrase from $CONTACTSTORE_PASSPHRASE, or the key file.
+func (e *env) rootKey(sf storeFlags) (crypto.KeyWrapper, error) {
+	if e.usePassphrase(sf) {
+		return crypto.NewPassphraseKey([]byte(e.getenv(passphraseEnv)), crypto.DefaultArgon2Params)
+	}
+	kp := e.keyPath(sf)
+	root, err := crypto.LoadKeyFile(kp)
+	if err != nil {
+		if crypto.IsNotExist(err) {
+			return nil, fmt.Errorf("root key file %s not found (give --key-file, set %s, or run init)", kp, passphraseEnv)
+		}
+		return nil, err
+	}
+	return root, nil
 }
 
 type usageError struct{ msg string }
