@@ -139,7 +139,6 @@ type erasureMarker struct {
 	Old      []ledger.ShardGen `json:"old"`    // generations being replaced
 	Receipts []*crypto.Receipt `json:"receipts"`
 	Vault    uint64            `json:"vault"` // vault generation the erasure creates
-	_        struct{}          `json:"-"`
 }
 
 var markerKey = keys.Meta("erasing")
