@@ -1,6 +1,7 @@
 package main
 
 import (
+	"contactstore/internal/progress"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -66,14 +67,4 @@ func cmdStats(e *env, args []string) int {
 	return exitOK
 }
 
-func bytesStr(n uint64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+func bytesStr(n uint64) string { return progress.Bytes(n) }

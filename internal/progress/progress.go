@@ -58,10 +58,10 @@ func (b *Bar) draw(now time.Time) {
 	if el > 0 {
 		rate = float64(b.records) / el
 	}
-	line := fmt.Sprintf("%s %s, %d records, %.0f/s", b.label, human(b.bytes), b.records, rate)
+	line := fmt.Sprintf("%s %s, %d records, %.0f/s", b.label, Bytes(uint64(b.bytes)), b.records, rate)
 	if b.total > 0 {
 		pct := 100 * float64(b.bytes) / float64(b.total)
-		line = fmt.Sprintf("%s %5.1f%% %s/%s, %d records, %.0f/s", b.label, pct, human(b.bytes), human(b.total), b.records, rate)
+		line = fmt.Sprintf("%s %5.1f%% %s/%s, %d records, %.0f/s", b.label, pct, Bytes(uint64(b.bytes)), Bytes(uint64(b.total)), b.records, rate)
 		if b.bytes > 0 && b.bytes < b.total {
 			eta := time.Duration(el * float64(b.total-b.bytes) / float64(b.bytes) * float64(time.Second))
 			line += ", ETA " + eta.Round(time.Second).String()
@@ -82,7 +82,8 @@ func (b *Bar) Done() {
 	fmt.Fprintln(b.w)
 }
 
-func human(n int64) string {
+// Bytes formats a byte count for people: 512 B, 3.2 KiB, 14.0 MiB, 1.2 GiB.
+func Bytes(n uint64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
