@@ -332,9 +332,19 @@ func (s *Store) committer() {
 const locatorLen = 4 + 8 + 1 + 1
 
 func (s *Store) commitGroup(group []*commitReq) error {
-	b := s.db.NewBatch()
+	// Size the batch up front: growing it by doubling copied every record again and again.
+	size, n := 1024, 0
+	for _, req := range group {
+		n += len(req.items)
+		for i := range req.items {
+			it := &req.items[i]
+			// record, locator, memberships and counters, with Pebble's per-entry overhead
+			size += len(it.key) + len(it.val) + 3*keys.LocatorLen + 160
+		}
+	}
+	b := s.db.NewBatchWithSize(size)
 	defer b.Close()
-	locs := make(map[string][]byte)
+	locs := make(map[string][]byte, n)
 	member := make(map[string]struct{})
 	ctr := newCounterSet()
 	var created []*customer
