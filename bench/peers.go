@@ -153,7 +153,7 @@ func (p *storePeer) settle(ctx context.Context) (string, error) {
 		return "", err
 	}
 	p.s = s2
-	if err := waitQuiet(ctx, p.act.idle); err != nil {
+	if err := WaitQuiet(ctx, p.act.idle); err != nil {
 		return "", err
 	}
 	return storeSettleMethod, p.s.Close()
@@ -264,7 +264,7 @@ func (p *pebblePeer) settle(ctx context.Context) (string, error) {
 	if err := p.db.Flush(); err != nil {
 		return "", err
 	}
-	if err := waitQuiet(ctx, pebbleIdle(p.db)); err != nil {
+	if err := WaitQuiet(ctx, PebbleIdle(p.db)); err != nil {
 		return "", err
 	}
 	err := p.db.Close()
@@ -272,12 +272,12 @@ func (p *pebblePeer) settle(ctx context.Context) (string, error) {
 	return pebbleSettleMethod, err
 }
 
-// waitQuiet waits until idle reports no flush or compaction running and no new one started
+// WaitQuiet waits until idle reports no flush or compaction running and no new one started
 // for three consecutive polls 50 ms apart: Pebble's scheduler found nothing more worth
 // doing. (Metrics().Compact.EstimatedDebt does not reach zero while L0 and Lbase both hold
 // data, even when L0 is below its compaction threshold, so waiting for zero debt could
 // last forever.)
-func waitQuiet(ctx context.Context, idle func() (bool, int64)) error {
+func WaitQuiet(ctx context.Context, idle func() (bool, int64)) error {
 	const polls, every = 3, 50 * time.Millisecond
 	stable, last := 0, int64(-1)
 	for stable < polls {
@@ -297,8 +297,9 @@ func waitQuiet(ctx context.Context, idle func() (bool, int64)) error {
 	return nil
 }
 
-// pebbleIdle reads db's metrics for waitQuiet.
-func pebbleIdle(db *pebble.DB) func() (bool, int64) {
+// PebbleIdle reads db's metrics for WaitQuiet: whether no flush or compaction runs, and how
+// many have started.
+func PebbleIdle(db *pebble.DB) func() (bool, int64) {
 	return func() (bool, int64) {
 		m := db.Metrics()
 		return m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0, m.Compact.Count + m.Flush.Count

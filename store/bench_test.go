@@ -21,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"contactstore/bench"
 	"contactstore/bench/workload"
 	"contactstore/crypto"
 	"contactstore/store"
@@ -226,7 +227,7 @@ func (p storeIngestPeer) settle(ctx context.Context) error {
 		return err
 	}
 	idle := func() (bool, int64) { return p.s.active.Load() == 0, p.s.events.Load() }
-	if err := waitQuiet(ctx, idle); err != nil {
+	if err := bench.WaitQuiet(ctx, idle); err != nil {
 		return err
 	}
 	return p.s.Close()
@@ -267,7 +268,7 @@ func (p *pebbleIngestPeer) settle(ctx context.Context) error {
 	if err := p.db.Flush(); err != nil {
 		return err
 	}
-	if err := waitQuiet(ctx, pebbleIdle(p.db)); err != nil {
+	if err := bench.WaitQuiet(ctx, bench.PebbleIdle(p.db)); err != nil {
 		return err
 	}
 	err := p.db.Close()
@@ -278,35 +279,6 @@ func (p *pebbleIngestPeer) settle(ctx context.Context) error {
 func (p *pebbleIngestPeer) close() {
 	if p.db != nil {
 		p.db.Close()
-	}
-}
-
-// waitQuiet waits until idle reports no flush or compaction running and none started for
-// three polls 50 ms apart. (EstimatedDebt stays above zero while L0 and Lbase both hold
-// data, even below L0's compaction threshold, so it is no stopping rule.)
-func waitQuiet(ctx context.Context, idle func() (bool, int64)) error {
-	stable, last := 0, int64(-1)
-	for stable < 3 {
-		quiet, started := idle()
-		if quiet && started == last {
-			stable++
-		} else {
-			stable = 0
-		}
-		last = started
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
-func pebbleIdle(db *pebble.DB) func() (bool, int64) {
-	return func() (bool, int64) {
-		m := db.Metrics()
-		return m.Compact.NumInProgress == 0 && m.Flush.NumInProgress == 0, m.Compact.Count + m.Flush.Count
 	}
 }
 

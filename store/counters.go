@@ -106,14 +106,20 @@ func monthOf(t time.Time) uint32 {
 	return uint32(t.Year()*12 + int(t.Month()) - 1)
 }
 
+// ratingID names a rating counter without allocating its key per contact.
+type ratingID struct {
+	channel byte
+	month   uint32
+}
+
 type counterSet struct {
 	totals    []int64
-	rating    map[string][]int64
+	rating    map[ratingID][]int64
 	customers map[[keys.PrefixSize]byte]int64
 }
 
 func newCounterSet() *counterSet {
-	return &counterSet{totals: make([]int64, 2), rating: map[string][]int64{}, customers: map[[keys.PrefixSize]byte]int64{}}
+	return &counterSet{totals: make([]int64, 2), rating: map[ratingID][]int64{}, customers: map[[keys.PrefixSize]byte]int64{}}
 }
 
 func (c *counterSet) addCustomer(prefix [keys.PrefixSize]byte, n int64) { c.customers[prefix] += n }
@@ -124,7 +130,7 @@ func (c *counterSet) addTotals(contacts, customers int64) {
 }
 
 func (c *counterSet) addContact(channel byte, t time.Time, rating int, sign int64) {
-	k := string(ratingKey(channel, monthOf(t)))
+	k := ratingID{channel, monthOf(t)}
 	v := c.rating[k]
 	if v == nil {
 		v = make([]int64, rLen)
@@ -145,7 +151,7 @@ func (c *counterSet) apply(b *pebble.Batch) error {
 		}
 	}
 	for k, v := range c.rating {
-		if err := b.Merge([]byte(k), encodeCounters(v), nil); err != nil {
+		if err := b.Merge(ratingKey(k.channel, k.month), encodeCounters(v), nil); err != nil {
 			return err
 		}
 	}
