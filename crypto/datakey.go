@@ -95,3 +95,22 @@ func SealDictionary(dictKey *Key, id uint64, dict []byte) ([]byte, error) {
 func OpenDictionary(dictKey *Key, id uint64, sealed []byte) ([]byte, error) {
 	return openX(nil, dictKey, sealed, binary.BigEndian.AppendUint64([]byte(labelDictionary), id))
 }
+
+const labelCustomerData = "contactstore/v1/customer-data/"
+
+// SealCustomerData seals a customer's side data (a legal hold and its reason, a deferred
+// erasure request) under a key derived from the customer's data key and purpose, with aad
+// bound in (the store passes the Pebble key). Erasing the customer makes it noise too.
+func SealCustomerData(dataKey *Key, purpose string, plaintext, aad []byte) ([]byte, error) {
+	k := deriveSubkey(dataKey, labelCustomerData+purpose)
+	defer k.Wipe()
+	return sealX(nil, &k, plaintext, aad)
+}
+
+// OpenCustomerData opens a value made by SealCustomerData; ErrOpen if it does not
+// authenticate.
+func OpenCustomerData(dataKey *Key, purpose string, sealed, aad []byte) ([]byte, error) {
+	k := deriveSubkey(dataKey, labelCustomerData+purpose)
+	defer k.Wipe()
+	return openX(nil, &k, sealed, aad)
+}

@@ -76,3 +76,12 @@ func ContactTag(dataKey *Key, id string) [ContactTagSize]byte {
 	copy(t[:], sum[:])
 	return t
 }
+
+// deriveSubkey returns HMAC-SHA256(key, label): a key for one purpose.
+func deriveSubkey(key *Key, label string) Key {
+	m := hmac.New(sha256.New, key[:])
+	m.Write([]byte(label))
+	var k Key
+	m.Sum(k[:0])
+	return k
+}

@@ -44,6 +44,11 @@ type Vault struct {
 
 	Shards  []Shard
 	Buckets map[uint32]Key // expiry bucket → key
+
+	// ExpiredThrough is the highest expiry bucket whose key has been destroyed by expiry: no
+	// bucket at or below it may be given a key again, so that a destroyed bucket's records
+	// (in old files and backups) can never be confused with new ones. Zero: none yet.
+	ExpiredThrough uint32
 }
 
 // NewVault returns a vault with fresh random keys and n shards (DefaultShards if n <= 0).
@@ -118,6 +123,7 @@ const (
 	secServices = 2
 	secShards   = 3
 	secBuckets  = 4
+	secExpiry   = 5 // optional: absent in vaults written before any expiry
 )
 
 // ErrVaultCorrupt is returned for a vault file that is malformed or fails authentication
@@ -182,6 +188,9 @@ func (v *Vault) body() []byte {
 		s = append(s, k[:]...)
 	}
 	section(secBuckets, s)
+	if v.ExpiredThrough != 0 {
+		section(secExpiry, wire.AppendU32(nil, v.ExpiredThrough))
+	}
 	return b
 }
 
@@ -294,6 +303,9 @@ func (v *Vault) decodeBody(body []byte) error {
 				prev = int64(id)
 				v.Buckets[id] = k
 			}
+		case secExpiry:
+			v.ExpiredThrough = s.U32()
+			seen-- // optional
 		default:
 			return fmt.Errorf("unknown section %d (written by a newer version?)", tag)
 		}

@@ -77,6 +77,9 @@ func decodeCounters(b []byte) ([]int64, error) {
 //	S "t"                          totals: contacts, customers
 //	S "r" channel:1 month:u32      per channel and month of contact: contacts, rated,
 //	                               sum of ratings, then how many of each mark 1..10
+//	S "c" prefix:16                one customer's contacts
+//	S "b" bucket:u32               contacts in one expiry bucket
+//	B prefix:16 bucket:u32         one customer's contacts in one bucket
 const (
 	totContacts  = 0
 	totCustomers = 1
@@ -116,11 +119,32 @@ type counterSet struct {
 	totals    []int64
 	rating    map[ratingID][]int64
 	customers map[[keys.PrefixSize]byte]int64
+	buckets   map[uint32]int64   // S "b" bucket: contacts in the bucket
+	members   map[memberID]int64 // B prefix:bucket: the customer's contacts in the bucket
+}
+
+type memberID struct {
+	prefix [keys.PrefixSize]byte
+	bucket uint32
 }
 
 func newCounterSet() *counterSet {
-	return &counterSet{totals: make([]int64, 2), rating: map[ratingID][]int64{}, customers: map[[keys.PrefixSize]byte]int64{}}
+	return &counterSet{totals: make([]int64, 2), rating: map[ratingID][]int64{},
+		customers: map[[keys.PrefixSize]byte]int64{}, buckets: map[uint32]int64{}, members: map[memberID]int64{}}
 }
+
+// addRecord counts n contacts of a customer in a bucket (n < 0: removed).
+func (c *counterSet) addRecord(prefix [keys.PrefixSize]byte, bucket uint32, n int64) {
+	c.buckets[bucket] += n
+	c.members[memberID{prefix, bucket}] += n
+}
+
+// bucketCountKey is the key of a bucket's contact counter: S "b" bucket → contacts.
+func bucketCountKey(b uint32) []byte { return binary.BigEndian.AppendUint32(keys.Stat("b"), b) }
+
+// expiryValue is the value of an E key: the customer's shard, so that the expirer can find
+// the data key of a customer whose last contact expired without unwrapping every key.
+func expiryValue(shard uint32) []byte { return u32(shard) }
 
 func (c *counterSet) addCustomer(prefix [keys.PrefixSize]byte, n int64) { c.customers[prefix] += n }
 
@@ -158,6 +182,20 @@ func (c *counterSet) apply(b *pebble.Batch) error {
 	for p, n := range c.customers {
 		if n != 0 {
 			if err := b.Merge(customerCountKey(p), encodeCounters([]int64{n}), nil); err != nil {
+				return err
+			}
+		}
+	}
+	for bk, n := range c.buckets {
+		if n != 0 {
+			if err := b.Merge(bucketCountKey(bk), encodeCounters([]int64{n}), nil); err != nil {
+				return err
+			}
+		}
+	}
+	for m, n := range c.members {
+		if n != 0 {
+			if err := b.Merge(keys.Bucket(m.prefix, m.bucket), encodeCounters([]int64{n}), nil); err != nil {
 				return err
 			}
 		}

@@ -132,8 +132,21 @@ func (s *Store) pseudonym(id string) crypto.Pseudonym {
 // lookupCustomer finds a customer by id, or returns errNoCustomer (create false) or a new,
 // not yet persisted customer (create true).
 func (s *Store) lookupCustomer(id string, create bool) (*customer, error) {
+	return s.lookupPS(s.pseudonym(id), id, create)
+}
+
+// lookupByPS finds a stored customer by pseudonym, or returns errNoCustomer.
+func (s *Store) lookupByPS(ps crypto.Pseudonym) (*customer, error) {
+	cu, err := s.lookupPS(ps, "", false)
+	if err == nil && !cu.persisted.Load() {
+		return nil, errNoCustomer
+	}
+	return cu, err
+}
+
+func (s *Store) lookupPS(ps crypto.Pseudonym, id string, create bool) (*customer, error) {
 	for {
-		cu, err := s.lookupCustomerOnce(id, create)
+		cu, err := s.lookupCustomerOnce(ps, id, create)
 		if err != nil || cu.gen == s.vault.Load().Shards[cu.shard].Gen {
 			return cu, err
 		}
@@ -144,8 +157,7 @@ func (s *Store) lookupCustomer(id string, create bool) (*customer, error) {
 	}
 }
 
-func (s *Store) lookupCustomerOnce(id string, create bool) (*customer, error) {
-	ps := s.pseudonym(id)
+func (s *Store) lookupCustomerOnce(ps crypto.Pseudonym, id string, create bool) (*customer, error) {
 	if cu := s.customers.get(ps); cu != nil {
 		return cu, nil
 	}
@@ -219,6 +231,17 @@ func (c *recordKeyCache) forget(prefix [crypto.PrefixSize]byte) {
 	c.mu.Lock()
 	for id := range c.m {
 		if id.prefix == prefix {
+			delete(c.m, id)
+		}
+	}
+	c.mu.Unlock()
+}
+
+// forgetBuckets drops the ciphers derived from the keys of the given buckets.
+func (c *recordKeyCache) forgetBuckets(buckets map[uint32]bool) {
+	c.mu.Lock()
+	for id := range c.m {
+		if buckets[id.bucket] {
 			delete(c.m, id)
 		}
 	}

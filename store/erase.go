@@ -170,6 +170,10 @@ func (s *Store) eraseGroup(group []*eraseReq) {
 		if errors.Is(err, errNoCustomer) {
 			err = s.notFound(r.customer)
 		}
+		if err == nil && s.holds.has(ps) {
+			// A legal hold defers the erasure: record the request, carry it out on release.
+			err = s.deferErasure(cu, r.reason)
+		}
 		if err != nil {
 			r.done <- eraseRes{err: err}
 			continue
@@ -511,6 +515,7 @@ func (s *Store) completeErasure(m *erasureMarker, victims []*victim) error {
 			return err
 		}
 		_ = b.Set(keys.Receipt(ps), enc, nil)
+		_ = b.Delete(keys.Hold(ps), nil) // a released hold whose deferred erasure this is
 	}
 	var prefixes [][keys.PrefixSize]byte
 	if victims != nil {

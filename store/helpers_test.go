@@ -33,6 +33,7 @@ func testOptions(t testing.TB, fs vfs.FS) *Options {
 		FS:              fs,
 		Clock:           &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)},
 		Shards:          64,
+		ExpiryInterval:  -1, // tests drive expiry with Expire and a fake clock
 	}
 }
 

@@ -26,6 +26,10 @@ type PutResult struct {
 	// Added counts contacts new to the store; Replaced counts those whose id was stored
 	// already and whose record was replaced (re-ingesting never duplicates).
 	Added, Replaced int
+	// Expired counts contacts that were not stored because the retention policy puts them
+	// past their term already (their customer not under a legal hold). Storing them would
+	// keep data longer than the policy allows.
+	Expired int
 }
 
 // item is one contact on its way through sealing and commit.
@@ -80,7 +84,6 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 			it.c.Category = DefaultCategory
 		}
 		it.channel = channelCode(it.c.Channel)
-		it.bucket = keys.NoExpiry
 		it.tk = keys.TimeKey(it.c.Time)
 	}
 
@@ -89,9 +92,49 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 	if s.closed.Load() {
 		return res, ErrClosed
 	}
-	resolved := make(map[string]*customer)
+	// Place every contact in its expiry bucket under the policy in force. The gate keeps
+	// expiry out until the batch has committed, so no bucket used here loses its key first.
+	now = s.opts.Clock.Now()
+	pol, v := s.policy.cur.Load(), s.vault.Load()
+	live := items
+	if pol != nil {
+		live = make([]item, 0, len(items))
+		need := map[uint32]bool{}
+		heldPS := map[string]bool{}
+		for i := range items {
+			it := &items[i]
+			held, ok := heldPS[it.c.Customer]
+			if !ok {
+				held = s.holds.has(s.pseudonym(it.c.Customer))
+				heldPS[it.c.Customer] = held
+			}
+			b, expired := placement(pol, v, &it.c, now, held)
+			if expired {
+				res.Expired++
+				continue
+			}
+			it.bucket = b
+			need[b] = true
+			live = append(live, *it)
+		}
+		if err := s.ensureBuckets(ctx, need); err != nil {
+			return res, err
+		}
+	} else {
+		for i := range items {
+			items[i].bucket = keys.NoExpiry
+		}
+	}
+	res.IDs = make([]string, len(items))
 	for i := range items {
-		id := items[i].c.Customer
+		res.IDs[i] = items[i].c.ID
+	}
+	if len(live) == 0 {
+		return res, nil
+	}
+	resolved := make(map[string]*customer)
+	for i := range live {
+		id := live[i].c.Customer
 		cu := resolved[id]
 		if cu == nil {
 			var err error
@@ -100,19 +143,15 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 			}
 			resolved[id] = cu
 		}
-		items[i].cu = cu
+		live[i].cu = cu
 	}
-	if err := s.sealer.seal(items); err != nil {
+	if err := s.sealer.seal(live); err != nil {
 		return res, err
 	}
-	req := &commitReq{items: items, done: make(chan error, 1)}
+	req := &commitReq{items: live, done: make(chan error, 1)}
 	s.commits <- req
 	if err := <-req.done; err != nil {
 		return res, err
-	}
-	res.IDs = make([]string, len(items))
-	for i := range items {
-		res.IDs[i] = items[i].c.ID
 	}
 	res.Added, res.Replaced = req.added, req.replaced
 	return res, nil
@@ -345,8 +384,9 @@ func (s *Store) commitGroup(group []*commitReq) error {
 	b := s.db.NewBatchWithSize(size)
 	defer b.Close()
 	locs := make(map[string][]byte, n)
-	member := make(map[string]struct{})
+	member := make(map[memberID]struct{})
 	ctr := newCounterSet()
+	v := s.vault.Load()
 	var created []*customer
 	var err error
 	seenNew := make(map[*customer]bool)
@@ -363,11 +403,9 @@ func (s *Store) commitGroup(group []*commitReq) error {
 				}
 				ctr.addTotals(0, 1)
 			}
-			bk := keys.Bucket(cu.key.Prefix, it.bucket)
-			if _, ok := member[string(bk)]; !ok {
-				member[string(bk)] = struct{}{}
-				_ = b.Set(bk, nil, nil)
-				_ = b.Set(keys.Expiry(it.bucket, cu.key.Prefix), nil, nil)
+			if m := (memberID{cu.key.Prefix, it.bucket}); !has(member, m) {
+				member[m] = struct{}{}
+				_ = b.Set(keys.Expiry(it.bucket, cu.key.Prefix), expiryValue(cu.shard), nil)
 			}
 			lk := keys.Locator(cu.key.Prefix, it.tag)
 			isNew := true
@@ -379,7 +417,9 @@ func (s *Store) commitGroup(group []*commitReq) error {
 						return wrapErr("commit: reading a contact locator", err)
 					}
 				}
-				if len(old) == locatorLen {
+				// A locator into a bucket whose key is gone names a contact that expired: the
+				// expirer has counted it out already; this one is new.
+				if len(old) == locatorLen && !bucketGone(v, beU32(old[0:4])) {
 					isNew = false
 					ob, ot := beU32(old[0:4]), beU64(old[4:12])
 					oldKey := keys.Record(ob, cu.key.Prefix, ot, it.tag[:])
@@ -387,6 +427,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 						_ = b.Delete(oldKey, nil)
 					}
 					ctr.addContact(old[12], keys.TimeFromKey(ot), int(old[13]), -1)
+					ctr.addRecord(cu.key.Prefix, ob, -1)
 				}
 			}
 			lv := make([]byte, 0, locatorLen)
@@ -399,6 +440,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 				return wrapErr("commit", err)
 			}
 			ctr.addContact(it.channel, it.c.Time, it.c.Rating, 1)
+			ctr.addRecord(cu.key.Prefix, it.bucket, 1)
 			if isNew {
 				req.added++
 				ctr.addTotals(1, 0)
@@ -447,6 +489,11 @@ func (s *Store) commitGroup(group []*commitReq) error {
 	}
 	s.recent.committed(s.commitSeq.Add(1), locs)
 	return nil
+}
+
+func has[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // errWritesStopped marks a commit failure after which Pebble cannot commit again.

@@ -71,6 +71,11 @@ type Options struct {
 	// a dictionary) or "none".
 	Compression string
 
+	// ExpiryInterval is how often the background expirer checks for expiry buckets whose
+	// day has passed (default one minute; negative: no background expiry, only Expire).
+	// Reads hide contacts past their term either way.
+	ExpiryInterval time.Duration
+
 	// PebbleOptions, if set, may adjust Pebble's options after the store has set its own.
 	// The store's Comparer, Merger, FS and FormatMajorVersion must stay as they are.
 	PebbleOptions func(*pebble.Options)
@@ -101,6 +106,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.CacheSize <= 0 {
 		c.CacheSize = 512 << 20
+	}
+	if c.ExpiryInterval == 0 {
+		c.ExpiryInterval = time.Minute
 	}
 	if c.Compression == "" {
 		c.Compression = "s2dict"

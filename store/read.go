@@ -71,8 +71,11 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 		}
 		h := &sourceHeap{}
 		v := s.vault.Load()
+		// Retention is checked on every read: a contact past its term is hidden from the
+		// instant its term ends, whether or not the expirer has destroyed its bucket yet.
+		pol, now, held := s.policy.cur.Load(), s.opts.Clock.Now(), s.holds.has(cu.ps)
 		for _, b := range buckets {
-			if _, ok := v.Buckets[b]; !ok {
+			if bucketGone(v, b) {
 				continue // the bucket's key was destroyed: its records are gone
 			}
 			lo, hi := keys.RecordRange(b, cu.key.Prefix, from, to)
@@ -111,6 +114,9 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 				return
 			}
 			n++
+			if pol != nil && !held && !now.Before(expiryOf(pol.Policy, c.Category, c.Channel, c.Time)) {
+				continue // past its retention term
+			}
 			// Keys hold microseconds: drop what shares a bound's microsecond but lies outside.
 			if (!r.Since.IsZero() && c.Time.Before(r.Since)) || (!r.Until.IsZero() && !c.Time.Before(r.Until)) {
 				continue
@@ -200,22 +206,36 @@ func (h *sourceHeap) Pop() any {
 
 // openRecord authenticates, decompresses and decodes one record.
 func (s *Store) openRecord(cu *customer, key, val []byte) (Contact, error) {
-	pk, err := keys.ParseRecord(key)
-	if err != nil {
-		return Contact{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	env, err := record.ParseEnvelope(val)
-	if err != nil {
-		return Contact{}, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	rc, err := s.recordCipher(cu, pk.Bucket)
+	_, env, pt, err := s.openSealed(cu, key, val)
 	if err != nil {
 		return Contact{}, err
 	}
+	return s.decodePayload(env, pt)
+}
+
+// openSealed authenticates one record and returns its (possibly compressed) payload.
+func (s *Store) openSealed(cu *customer, key, val []byte) (keys.ParsedRecord, record.Envelope, []byte, error) {
+	pk, err := keys.ParseRecord(key)
+	if err != nil {
+		return pk, record.Envelope{}, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	env, err := record.ParseEnvelope(val)
+	if err != nil {
+		return pk, env, nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	rc, err := s.recordCipher(cu, pk.Bucket)
+	if err != nil {
+		return pk, env, nil, err
+	}
 	pt, err := rc.Open(nil, env.Sealed, recordAAD(key, env.Header))
 	if err != nil {
-		return Contact{}, fmt.Errorf("%w: a record failed authentication", ErrCorrupt)
+		return pk, env, nil, fmt.Errorf("%w: a record failed authentication", ErrCorrupt)
 	}
+	return pk, env, pt, nil
+}
+
+// decodePayload decompresses and decodes an opened record's payload.
+func (s *Store) decodePayload(env record.Envelope, pt []byte) (Contact, error) {
 	switch env.Codec {
 	case record.CodecNone:
 	case record.CodecS2:

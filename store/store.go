@@ -46,6 +46,10 @@ type Store struct {
 	// shard keys (erasure) hold it exclusively.
 	gate sync.RWMutex
 
+	policy   policyHolder
+	expireMu sync.Mutex // one expiry run or policy move at a time
+	holds    holdSet
+
 	customers *customerCache
 	records   *recordKeyCache
 	dicts     dictState
@@ -59,6 +63,7 @@ type Store struct {
 	// eraseBroken is set (by the eraser only) when an erasure's clean-up failed: further
 	// erasures would overwrite its marker, so they are refused until a reopen finishes it.
 	eraseBroken error
+	stopExpirer chan struct{}
 	commits     chan *commitReq
 	commitSeq   atomic.Uint64  // groups committed since Open
 	recent      recentLocators // committer only
@@ -134,7 +139,14 @@ func Open(dir string, o *Options) (*Store, error) {
 		return nil, wrapErr("opening "+PebbleDir+"/", err)
 	}
 	s.db = db
-	if err := errors.Join(s.checkMeta(v), s.loadDicts(), s.loadAudit()); err != nil {
+	if err := errors.Join(s.checkMeta(v), s.loadDicts(), s.loadAudit(), s.loadPolicy()); err != nil {
+		db.Close()
+		s.cache.Unref()
+		lock.Close()
+		return nil, err
+	}
+	releasedHolds, err := s.loadHolds()
+	if err != nil {
 		db.Close()
 		s.cache.Unref()
 		lock.Close()
@@ -153,7 +165,8 @@ func Open(dir string, o *Options) (*Store, error) {
 	s.sealer = newSealer(s, opts.SealWorkers)
 	s.commits = make(chan *commitReq, 64)
 	s.erasures = make(chan *eraseReq, 64)
-	if err := errors.Join(s.recoverErasure(ctx), s.reconcileKeys()); err != nil {
+	s.stopExpirer = make(chan struct{})
+	if err := errors.Join(s.recoverErasure(ctx), s.reconcileKeys(), s.finishExpiry()); err != nil {
 		s.sealer.close()
 		db.Close()
 		s.cache.Unref()
@@ -164,6 +177,14 @@ func Open(dir string, o *Options) (*Store, error) {
 	s.wg.Add(2)
 	go s.committer()
 	go s.eraser()
+	if opts.ExpiryInterval > 0 {
+		s.wg.Add(1)
+		go s.expirer(opts.ExpiryInterval)
+	}
+	if err := s.finishReleasedErasures(ctx, releasedHolds); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.log.Info("store opened", "store", v.StoreIDString(), "vault_generation", v.Generation, "shards", len(v.Shards))
 	return s, nil
 }
@@ -349,6 +370,7 @@ func (s *Store) Close() error {
 		s.closed.Store(true)
 		close(s.commits)
 		close(s.erasures)
+		close(s.stopExpirer)
 		s.gate.Unlock()
 		s.wg.Wait()
 		s.sealer.close()

@@ -80,6 +80,9 @@ func (s *Store) updateVault(ctx context.Context, change func(v *crypto.Vault) er
 	cur := s.vault.Load()
 	next := cur.Clone()
 	if err := change(next); err != nil {
+		if errors.Is(err, errNoChange) {
+			return nil
+		}
 		return err
 	}
 	next.Generation = cur.Generation + 1

@@ -29,6 +29,10 @@ const (
 	KindKeys       = "keys"
 	KindCheckpoint = "checkpoint"
 	KindOpen       = "open"
+	KindPolicy     = "policy"
+	KindExpire     = "expire"
+	KindHold       = "hold"
+	KindRelease    = "release"
 )
 
 // Entry is one audit entry.

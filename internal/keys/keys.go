@@ -8,7 +8,10 @@
 //	'R' bucket:u32 prefix:16 time:u64 tag:8         sealed record
 //	'X' prefix:16 tag:16                            contact-id locator → bucket, time, stats
 //	'B' prefix:16 bucket:u32                        the customer has records in this bucket
+//	                                                (value: a merged count of them)
 //	'E' bucket:u32 prefix:16                        the bucket holds records of this customer
+//	                                                (value: the customer's shard, u32)
+//	'H' pseudonym:16                                legal hold (sealed under the customer key)
 //	'S' name                                        aggregate counters (merged, no decryption)
 //	'A' seq:u64                                     audit log entry (pseudonyms only)
 //	'V' pseudonym:16                                signed erasure receipt of an erased customer
@@ -36,6 +39,7 @@ const (
 	KindStat    = 'S'
 	KindAudit   = 'A'
 	KindReceipt = 'V'
+	KindHold    = 'H'
 )
 
 // Sizes.
@@ -50,8 +54,19 @@ const (
 	LocatorLen = 1 + PrefixSize + LocatorTag
 )
 
-// NoExpiry is the bucket of records that no retention term ends.
+// NoExpiry is the bucket of records that no retention term ends (stored before any
+// retention policy was set).
 const NoExpiry = math.MaxUint32
+
+// HoldBucket is the bucket that held customers' records are resealed into when their own
+// bucket expires; its key is never destroyed by expiry.
+const HoldBucket = math.MaxUint32 - 1
+
+// ExpiryBucket reports whether b is a bucket that expires (a day), not NoExpiry or HoldBucket.
+func ExpiryBucket(b uint32) bool { return b < HoldBucket }
+
+// Hold returns the key of a customer's legal hold.
+func Hold(p [PseudonymSize]byte) []byte { return append([]byte{KindHold}, p[:]...) }
 
 // Meta returns a metadata key.
 func Meta(name string) []byte { return append([]byte{KindMeta}, name...) }

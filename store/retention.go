@@ -1,0 +1,290 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"contactstore/crypto"
+	"contactstore/internal/audit"
+	"contactstore/internal/keys"
+	"contactstore/internal/retention"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Retention (DESIGN.md §3). Every contact is sealed under a key derived from its customer's
+// data key and the key of its expiry bucket: the UTC day on which its retention term ends.
+// When that day has passed, the bucket's key is dropped from the vault and every record in
+// it — for all customers, in every copy of the files — is noise at once.
+//
+// Between a contact's exact expiry instant and the end of its bucket's day, reads hide it
+// (the term is checked against the clock on every read), so a contact past its term is
+// unreadable through every API at once, whether or not the expirer has run.
+
+// Policy is a retention policy: a default term and rules by category and/or channel, with
+// terms as ISO 8601 durations. The most specific rule wins: category and channel, then
+// category, then channel, then the default. A term runs from the contact's time, in UTC
+// calendar units (a month is a calendar month).
+type Policy = retention.Policy
+
+// PolicyRule is one rule of a Policy.
+type PolicyRule = retention.Rule
+
+// Duration is an ISO 8601 duration in calendar units (P30D, P6M, P7Y, P1Y6M, PT12H).
+type Duration = retention.Duration
+
+// ParsePolicy reads and validates a policy's JSON form, such as
+// {"default":"P2Y","rules":[{"category":"chat","retention":"P30D"}]}. An invalid policy
+// gives an error wrapping ErrInvalid that says what is wrong.
+func ParsePolicy(data []byte) (*Policy, error) {
+	p, err := retention.Parse(data, Channels)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return p, nil
+}
+
+// ParseDuration parses an ISO 8601 duration such as P30D.
+func ParseDuration(s string) (Duration, error) {
+	d, err := retention.ParseDuration(s)
+	if err != nil {
+		return d, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return d, nil
+}
+
+// policyState is the policy in force, as stored in Pebble.
+type policyState struct {
+	Version uint64    `json:"version"`
+	Set     time.Time `json:"set"`
+	Policy  *Policy   `json:"policy"`
+}
+
+var (
+	policyKey        = keys.Meta("policy")
+	policyPendingKey = keys.Meta("policy-pending") // a policy change not yet applied to stored contacts
+)
+
+type policyHolder struct {
+	cur     atomic.Pointer[policyState]
+	pending atomic.Bool // stored contacts still have to be moved to the policy's buckets
+}
+
+func (s *Store) loadPolicy() error {
+	val, closer, err := s.db.Get(policyKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return wrapErr("reading the retention policy", err)
+	}
+	var ps policyState
+	err = json.Unmarshal(val, &ps)
+	closer.Close()
+	if err != nil || ps.Policy == nil {
+		return fmt.Errorf("%w: the stored retention policy does not parse", ErrCorrupt)
+	}
+	s.policy.cur.Store(&ps)
+	_, closer, err = s.db.Get(policyPendingKey)
+	switch {
+	case err == nil:
+		closer.Close()
+		s.policy.pending.Store(true)
+	case !errors.Is(err, pebble.ErrNotFound):
+		return wrapErr("reading the retention policy", err)
+	}
+	return nil
+}
+
+// Policy returns the retention policy in force, or nil when none has been set (contacts are
+// then kept until one is).
+func (s *Store) Policy() *Policy {
+	if ps := s.policy.cur.Load(); ps != nil {
+		return ps.Policy
+	}
+	return nil
+}
+
+// PolicyChange reports what SetPolicy did to the contacts already stored.
+type PolicyChange struct {
+	Version int64 `json:"version"` // the policy's version: 1 for the first, then one more per change
+	// Moved counts contacts whose expiry day changed (resealed into their new bucket);
+	// Expired counts contacts the new policy puts past their term (deleted at once).
+	Moved   int64 `json:"moved"`
+	Expired int64 `json:"expired"`
+	// Scanned counts the contacts examined.
+	Scanned int64 `json:"scanned"`
+}
+
+// SetPolicy replaces the retention policy and applies it to every contact already stored:
+// a shortened term makes contacts past it unreadable at once and deletes them; a
+// lengthened one keeps contacts whose old term has not yet been destroyed (those already
+// expired stay gone: their keys no longer exist). Contacts whose expiry day changes are
+// resealed into their new bucket. Held customers' contacts are left where they are.
+//
+// The new policy is durable before any contact moves; reads apply it at once. If the store
+// stops before every contact has moved, the next Expire (or the background expirer after
+// Open) finishes the move before it destroys any bucket.
+func (s *Store) SetPolicy(ctx context.Context, p *Policy) (PolicyChange, error) {
+	var ch PolicyChange
+	if p == nil {
+		return ch, fmt.Errorf("%w: SetPolicy: nil policy", ErrInvalid)
+	}
+	// Validate the value as ParsePolicy would (it may have been built in code).
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return ch, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if p, err = ParsePolicy(raw); err != nil {
+		return ch, err
+	}
+	s.expireMu.Lock()
+	defer s.expireMu.Unlock()
+	s.gate.Lock()
+	if s.closed.Load() {
+		s.gate.Unlock()
+		return ch, ErrClosed
+	}
+	ps := &policyState{Version: 1, Set: s.opts.Clock.Now().UTC(), Policy: p}
+	if old := s.policy.cur.Load(); old != nil {
+		ps.Version = old.Version + 1
+	}
+	enc, err := json.Marshal(ps)
+	if err != nil {
+		s.gate.Unlock()
+		return ch, err
+	}
+	b := s.db.NewBatch()
+	_ = b.Set(policyKey, enc, nil)
+	_ = b.Set(policyPendingKey, u64(ps.Version), nil)
+	s.audit.mu.Lock()
+	st, err := s.stageAudit(b, audit.Entry{Kind: audit.KindPolicy, Detail: fmt.Sprintf("retention policy version %d: %s", ps.Version, raw)})
+	if err == nil {
+		err = commitBatch(b, pebble.Sync)
+	}
+	if err == nil {
+		s.audit.apply(st)
+		s.policy.cur.Store(ps)
+		s.policy.pending.Store(true)
+	}
+	s.audit.mu.Unlock()
+	b.Close()
+	s.gate.Unlock()
+	if err != nil {
+		return ch, wrapErr("setting the retention policy", err)
+	}
+	ch.Version = int64(ps.Version)
+	m, err := s.migrate(ctx, s.opts.Clock.Now())
+	ch.Moved, ch.Expired, ch.Scanned = m.moved, m.expired, m.scanned
+	return ch, err
+}
+
+const day = 24 * time.Hour
+
+// dayOf returns the expiry bucket of an instant: its UTC day since 1970 (0 before 1970).
+func dayOf(t time.Time) uint32 {
+	d := t.Unix() / 86400
+	if t.Unix() < 0 {
+		return 0
+	}
+	if d >= keys.HoldBucket {
+		return keys.HoldBucket - 1
+	}
+	return uint32(d)
+}
+
+// bucketDay returns the first instant of a bucket's day.
+func bucketDay(b uint32) time.Time { return time.Unix(int64(b)*86400, 0).UTC() }
+
+// expiryOf returns when a contact's term ends under a policy.
+func expiryOf(p *Policy, category, channel string, t time.Time) time.Time {
+	if category == "" {
+		category = DefaultCategory
+	}
+	return p.Term(category, channel).AddTo(t.UTC())
+}
+
+// placement decides a contact's bucket at ingest: NoExpiry without a policy, else the day
+// its term ends. A contact already past its term is not stored (expired) unless its
+// customer is held; a held customer's contact past its term goes to the hold bucket.
+func placement(ps *policyState, v *crypto.Vault, c *Contact, now time.Time, held bool) (bucket uint32, expired bool) {
+	if ps == nil {
+		return keys.NoExpiry, false
+	}
+	exp := expiryOf(ps.Policy, c.Category, c.Channel, c.Time)
+	b := dayOf(exp)
+	if !now.Before(exp) || b <= v.ExpiredThrough {
+		if held {
+			return keys.HoldBucket, false
+		}
+		return 0, true
+	}
+	return b, false
+}
+
+// bucketPrefetch is how many following days get a key when a bucket's key is created, so
+// that steady ingest writes the vault about once a week per distinct term.
+const bucketPrefetch = 7
+
+// errNoChange tells updateVault that there is nothing to write.
+var errNoChange = errors.New("no change")
+
+// ensureBuckets gives every bucket in need a key (one vault write for all of them). Callers
+// hold the gate (shared or exclusive), so that no expiry runs meanwhile.
+func (s *Store) ensureBuckets(ctx context.Context, need map[uint32]bool) error {
+	v := s.vault.Load()
+	missing := false
+	for b := range need {
+		if _, ok := v.Buckets[b]; !ok {
+			missing = true
+			break
+		}
+	}
+	if !missing {
+		return nil
+	}
+	err := s.updateVault(ctx, func(v *crypto.Vault) error {
+		added := 0
+		for b := range need {
+			for d := uint32(0); d < bucketPrefetch; d++ {
+				id := b + d
+				if d > 0 && !keys.ExpiryBucket(id) {
+					break
+				}
+				if keys.ExpiryBucket(id) && id <= v.ExpiredThrough {
+					continue
+				}
+				if _, ok := v.Buckets[id]; ok {
+					continue
+				}
+				k, err := crypto.NewKey()
+				if err != nil {
+					return err
+				}
+				v.Buckets[id] = k
+				added++
+			}
+		}
+		if added == 0 {
+			return errNoChange
+		}
+		return nil
+	})
+	if err != nil {
+		return wrapErr("creating expiry bucket keys", err)
+	}
+	return nil
+}
+
+// bucketGone reports whether a bucket's records are gone: its key was destroyed.
+func bucketGone(v *crypto.Vault, b uint32) bool {
+	if keys.ExpiryBucket(b) && b <= v.ExpiredThrough {
+		return true
+	}
+	_, ok := v.Buckets[b]
+	return !ok
+}
