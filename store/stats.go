@@ -13,15 +13,16 @@ import (
 
 // Stats describes a store without decrypting anything.
 type Stats struct {
-	StoreID         string        `json:"store_id"`
-	Contacts        int64         `json:"contacts"`
-	Customers       int64         `json:"customers"`
-	VaultGeneration uint64        `json:"vault_generation"`
-	Shards          int           `json:"shards"`
-	Buckets         int           `json:"buckets"`
-	Ratings         []RatingStats `json:"ratings"`
-	Disk            DiskStats     `json:"disk"`
-	Pebble          PebbleHealth  `json:"pebble"`
+	StoreID         string         `json:"store_id"`
+	Contacts        int64          `json:"contacts"`
+	Customers       int64          `json:"customers"`
+	VaultGeneration uint64         `json:"vault_generation"`
+	Shards          int            `json:"shards"`
+	Buckets         int            `json:"buckets"`
+	Ratings         []RatingStats  `json:"ratings"`
+	Retention       RetentionStats `json:"retention"`
+	Disk            DiskStats      `json:"disk"`
+	Pebble          PebbleHealth   `json:"pebble"`
 }
 
 // RatingStats aggregates the customers' marks for one channel and calendar month (UTC) of
@@ -33,6 +34,35 @@ type RatingStats struct {
 	Rated     int64     `json:"rated"`
 	Average   float64   `json:"average,omitempty"`
 	Histogram [10]int64 `json:"histogram"` // how many 1s, 2s, … 10s
+}
+
+// RetentionStats tells what expires when, from counters kept per expiry bucket.
+type RetentionStats struct {
+	// Policy is the retention policy in force; null when none has been set (contacts are
+	// then kept until one is).
+	Policy        *Policy `json:"policy"`
+	PolicyVersion int64   `json:"policy_version,omitempty"`
+	// PolicyPending: the latest policy change has not yet been applied to every stored
+	// contact (reads apply it already; the next expiry run finishes the move).
+	PolicyPending bool `json:"policy_pending,omitempty"`
+	// ExpiredThrough is the last day whose bucket key has been destroyed (YYYY-MM-DD).
+	ExpiredThrough string `json:"expired_through,omitempty"`
+	// Schedule lists, per day, the contacts whose term ends that day: they become
+	// unreadable at their exact term and their bucket's key is destroyed when the day ends.
+	Schedule []ExpiryDay `json:"schedule"`
+	// Due counts contacts in buckets whose day has passed, waiting for the expirer.
+	Due int64 `json:"due"`
+	// NoExpiry counts contacts stored before any policy was set; Held counts contacts kept
+	// past their term by legal holds; HeldCustomers counts customers under a hold.
+	NoExpiry      int64 `json:"no_expiry"`
+	Held          int64 `json:"held"`
+	HeldCustomers int   `json:"held_customers"`
+}
+
+// ExpiryDay is one day of the expiry schedule.
+type ExpiryDay struct {
+	Date     string `json:"date"` // YYYY-MM-DD (UTC)
+	Contacts int64  `json:"contacts"`
 }
 
 // DiskStats are sizes in bytes.
@@ -129,6 +159,9 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		}
 		return channelCode(a.Channel) < channelCode(b.Channel)
 	})
+	if err := s.retentionStats(&st.Retention); err != nil {
+		return st, err
+	}
 	m := s.db.Metrics()
 	st.Disk.Total = m.DiskSpaceUsage()
 	st.Disk.WAL = m.WAL.PhysicalSize
@@ -174,4 +207,50 @@ func (s *Store) counter(k []byte) ([]int64, error) {
 		return nil, wrapErr("stats", err)
 	}
 	return c, nil
+}
+
+func (s *Store) retentionStats(rs *RetentionStats) error {
+	if ps := s.policy.cur.Load(); ps != nil {
+		rs.Policy, rs.PolicyVersion = ps.Policy, int64(ps.Version)
+	}
+	rs.PolicyPending = s.policy.pending.Load()
+	rs.HeldCustomers = s.holds.len()
+	v := s.vault.Load()
+	if v.ExpiredThrough > 0 {
+		rs.ExpiredThrough = bucketDay(v.ExpiredThrough).Format(time.DateOnly)
+	}
+	today := dayOf(s.opts.Clock.Now())
+	rs.Schedule = []ExpiryDay{}
+	lo := keys.Stat("b")
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: keys.Successor(lo)})
+	if err != nil {
+		return wrapErr("stats", err)
+	}
+	for it.First(); it.Valid(); it.Next() {
+		k := it.Key()
+		if len(k) != len(lo)+4 {
+			continue
+		}
+		val, err := it.ValueAndErr()
+		if err != nil {
+			it.Close()
+			return wrapErr("stats", err)
+		}
+		c, err := decodeCounters(val)
+		if err != nil || len(c) == 0 || c[0] <= 0 {
+			continue
+		}
+		switch b := beU32(k[len(lo):]); {
+		case b == keys.NoExpiry:
+			rs.NoExpiry += c[0]
+		case b == keys.HoldBucket:
+			rs.Held += c[0]
+		case bucketGone(v, b):
+		case b < today:
+			rs.Due += c[0]
+		default:
+			rs.Schedule = append(rs.Schedule, ExpiryDay{Date: bucketDay(b).Format(time.DateOnly), Contacts: c[0]})
+		}
+	}
+	return wrapErr("stats", it.Close())
 }
