@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -101,12 +102,17 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (ExpireResult, error)
 	for _, b := range due {
 		dueSet[b] = true
 	}
+	pol := s.policy.cur.Load()
 	for _, ps := range s.holds.list() {
 		cu, err := s.lookupByPS(ps)
+		if errors.Is(err, errNoCustomer) {
+			continue
+		}
 		if err != nil {
 			s.gate.Unlock()
 			return res, wrapErr("expire: a held customer", err)
 		}
+		since, _ := s.holds.since(ps)
 		bs, err := s.customerBuckets(cu)
 		if err != nil {
 			s.gate.Unlock()
@@ -116,7 +122,12 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (ExpireResult, error)
 			if !dueSet[b] {
 				continue
 			}
-			n, _, err := s.relocate(cu, b, func(*Contact) (uint32, bool) { return keys.HoldBucket, false })
+			n, _, err := s.relocate(cu, b, func(c *Contact) (uint32, bool) {
+				if pol != nil && !keeps(since, true, expiryOf(pol.Policy, c.Category, c.Channel, c.Time)) {
+					return b, false // past its term before the hold: it expires with its bucket
+				}
+				return keys.HoldBucket, false
+			})
 			res.Held += n
 			if err != nil {
 				s.gate.Unlock()
@@ -284,6 +295,9 @@ func (s *Store) cleanupBuckets(buckets []uint32) (contacts, customers int64, err
 					}
 					if ok && s.holds.has(ps) {
 						ctr.addCustomer(m.prefix, -cnt)
+						if err := s.dropLocators(b, m.prefix, bk); err != nil {
+							return err
+						}
 						continue
 					}
 					if ok {

@@ -67,29 +67,43 @@ type holdRecord struct {
 	ReleaseReason string    `json:"release_reason,omitempty"`
 }
 
-// holdSet is the set of customers under an active hold (pseudonyms only), kept in memory.
+// holdSet is the set of customers under an active hold (pseudonyms only) with the instant
+// each hold was placed, kept in memory. A hold keeps the contacts whose term had not ended
+// when it was placed; it does not bring back contacts already past their term.
 type holdSet struct {
 	mu sync.RWMutex
-	m  map[crypto.Pseudonym]bool
+	m  map[crypto.Pseudonym]time.Time
 }
 
 func (h *holdSet) has(ps crypto.Pseudonym) bool {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.m[ps]
+	_, ok := h.since(ps)
+	return ok
 }
 
-func (h *holdSet) set(ps crypto.Pseudonym, on bool) {
+// since returns when the customer's hold was placed (zero, false: not held).
+func (h *holdSet) since(ps crypto.Pseudonym) (time.Time, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	t, ok := h.m[ps]
+	return t, ok
+}
+
+func (h *holdSet) set(ps crypto.Pseudonym, since time.Time, on bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
-		h.m = map[crypto.Pseudonym]bool{}
+		h.m = map[crypto.Pseudonym]time.Time{}
 	}
 	if on {
-		h.m[ps] = true
+		h.m[ps] = since
 	} else {
 		delete(h.m, ps)
 	}
+}
+
+// keeps reports whether a hold placed at since keeps a contact whose term ends at exp.
+func keeps(since time.Time, held bool, exp time.Time) bool {
+	return held && exp.After(since)
 }
 
 func (h *holdSet) list() []crypto.Pseudonym {
@@ -118,14 +132,14 @@ func (s *Store) loadHolds() (pending []crypto.Pseudonym, err error) {
 	defer it.Close()
 	for it.First(); it.Valid(); it.Next() {
 		k, v := it.Key(), it.Value()
-		if len(k) != 1+keys.PseudonymSize || len(v) < 1 {
+		if len(k) != 1+keys.PseudonymSize || len(v) < holdHeader {
 			return nil, fmt.Errorf("%w: a legal hold entry is malformed", ErrCorrupt)
 		}
 		var ps crypto.Pseudonym
 		copy(ps[:], k[1:])
 		switch v[0] {
 		case holdActive:
-			s.holds.set(ps, true)
+			s.holds.set(ps, holdSince(v), true)
 		case holdReleased:
 			pending = append(pending, ps)
 		default:
@@ -146,10 +160,10 @@ func (s *Store) readHold(cu *customer) (byte, *holdRecord, error) {
 		return 0, nil, wrapErr("reading a legal hold", err)
 	}
 	defer closer.Close()
-	if len(val) < 1 {
+	if len(val) < holdHeader {
 		return 0, nil, fmt.Errorf("%w: a legal hold entry is malformed", ErrCorrupt)
 	}
-	pt, err := crypto.OpenCustomerData(&cu.key.DataKey, holdPurpose, val[1:], k)
+	pt, err := crypto.OpenCustomerData(&cu.key.DataKey, holdPurpose, val[holdHeader:], append(k, val[:holdHeader]...))
 	if err != nil {
 		return 0, nil, fmt.Errorf("%w: a legal hold failed authentication", ErrCorrupt)
 	}
@@ -168,12 +182,20 @@ func (s *Store) stageHold(b *pebble.Batch, cu *customer, state byte, h *holdReco
 	}
 	defer clear(pt)
 	k := keys.Hold(cu.ps)
-	sealed, err := crypto.SealCustomerData(&cu.key.DataKey, holdPurpose, pt, k)
+	hdr := append([]byte{state}, u64(uint64(h.Since.UnixMicro()))...)
+	sealed, err := crypto.SealCustomerData(&cu.key.DataKey, holdPurpose, pt, append(k, hdr...))
 	if err != nil {
 		return err
 	}
-	return b.Set(k, append([]byte{state}, sealed...), nil)
+	return b.Set(k, append(hdr, sealed...), nil)
 }
+
+// holdHeader is the readable head of a hold entry: state, then since (µs since 1970), which
+// Open needs to know whom the hold keeps without opening every customer's key. Both are
+// bound into the sealed part as associated data.
+const holdHeader = 1 + 8
+
+func holdSince(v []byte) time.Time { return time.UnixMicro(int64(beU64(v[1:9]))).UTC() }
 
 // commitWithAudit commits b with audit entries, synced.
 func (s *Store) commitWithAudit(b *pebble.Batch, entries ...audit.Entry) error {
@@ -236,11 +258,11 @@ func (s *Store) Hold(ctx context.Context, customer, reason string) error {
 		return err
 	}
 	if h == nil {
-		h = &holdRecord{Since: now}
+		h = &holdRecord{Since: now.Truncate(time.Microsecond)}
 	}
 	if state == holdReleased {
 		// Held again before a deferred erasure ran: the request waits for this hold too.
-		h.Since, h.ReleasedAt, h.ReleaseReason = now, time.Time{}, ""
+		h.Since, h.ReleasedAt, h.ReleaseReason = now.Truncate(time.Microsecond), time.Time{}, ""
 	}
 	h.Reason, h.Updated = reason, now
 	b := s.db.NewBatch()
@@ -255,7 +277,7 @@ func (s *Store) Hold(ctx context.Context, customer, reason string) error {
 	if err := s.commitWithAudit(b, audit.Entry{Kind: audit.KindHold, Customers: []string{hexPS(cu.ps)}, Detail: detail}); err != nil {
 		return wrapErr("placing a legal hold", err)
 	}
-	s.holds.set(cu.ps, true)
+	s.holds.set(cu.ps, h.Since, true)
 	return nil
 }
 
@@ -318,7 +340,7 @@ func (s *Store) Release(ctx context.Context, customer string) (ReleaseResult, er
 	now := s.opts.Clock.Now().UTC()
 	pol := s.policy.cur.Load()
 	res.Resealed, res.Expired, err = s.relocate(cu, keys.HoldBucket, func(c *Contact) (uint32, bool) {
-		b, expired := placement(pol, s.vault.Load(), c, now, false)
+		b, expired := placement(pol, s.vault.Load(), c, now, time.Time{}, false)
 		return b, expired
 	})
 	if err != nil {
@@ -346,7 +368,7 @@ func (s *Store) Release(ctx context.Context, customer string) (ReleaseResult, er
 		s.gate.Unlock()
 		return res, wrapErr("releasing a legal hold", err)
 	}
-	s.holds.set(cu.ps, false)
+	s.holds.set(cu.ps, time.Time{}, false)
 	if !erase {
 		err = s.removeIfEmpty(cu)
 	}

@@ -100,15 +100,19 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 	if pol != nil {
 		live = make([]item, 0, len(items))
 		need := map[uint32]bool{}
-		heldPS := map[string]bool{}
+		type hold struct {
+			since time.Time
+			held  bool
+		}
+		heldPS := map[string]hold{}
 		for i := range items {
 			it := &items[i]
-			held, ok := heldPS[it.c.Customer]
+			h, ok := heldPS[it.c.Customer]
 			if !ok {
-				held = s.holds.has(s.pseudonym(it.c.Customer))
-				heldPS[it.c.Customer] = held
+				h.since, h.held = s.holds.since(s.pseudonym(it.c.Customer))
+				heldPS[it.c.Customer] = h
 			}
-			b, expired := placement(pol, v, &it.c, now, held)
+			b, expired := placement(pol, v, &it.c, now, h.since, h.held)
 			if expired {
 				res.Expired++
 				continue

@@ -110,7 +110,7 @@ func (s *Store) migrateCustomer(dk []byte, ps *policyState, now time.Time, res *
 		}
 		moved, dropped, err := s.relocate(cu, b, func(c *Contact) (uint32, bool) {
 			res.scanned++
-			to, expired := placement(ps, s.vault.Load(), c, now, false)
+			to, expired := placement(ps, s.vault.Load(), c, now, time.Time{}, false)
 			return to, expired
 		})
 		res.moved += moved

@@ -73,7 +73,8 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 		v := s.vault.Load()
 		// Retention is checked on every read: a contact past its term is hidden from the
 		// instant its term ends, whether or not the expirer has destroyed its bucket yet.
-		pol, now, held := s.policy.cur.Load(), s.opts.Clock.Now(), s.holds.has(cu.ps)
+		pol, now := s.policy.cur.Load(), s.opts.Clock.Now()
+		since, held := s.holds.since(cu.ps)
 		for _, b := range buckets {
 			if bucketGone(v, b) {
 				continue // the bucket's key was destroyed: its records are gone
@@ -114,8 +115,10 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 				return
 			}
 			n++
-			if pol != nil && !held && !now.Before(expiryOf(pol.Policy, c.Category, c.Channel, c.Time)) {
-				continue // past its retention term
+			if pol != nil {
+				if exp := expiryOf(pol.Policy, c.Category, c.Channel, c.Time); !now.Before(exp) && !keeps(since, held, exp) {
+					continue // past its retention term, and no hold keeps it
+				}
 			}
 			// Keys hold microseconds: drop what shares a bound's microsecond but lies outside.
 			if (!r.Since.IsZero() && c.Time.Before(r.Since)) || (!r.Until.IsZero() && !c.Time.Before(r.Until)) {

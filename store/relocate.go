@@ -148,18 +148,23 @@ func (s *Store) relocate(cu *customer, from uint32, decide func(c *Contact) (to 
 			return moved, dropped, wrapErr("moving records", err)
 		}
 	}
+	if moved+dropped == 0 {
+		return 0, 0, nil
+	}
 	return moved, dropped, s.dropEmptyMembership(cu, from)
 }
 
 // dropEmptyMembership deletes a customer's membership of a bucket that holds none of its
 // records any more.
 func (s *Store) dropEmptyMembership(cu *customer, bucket uint32) error {
-	n, err := s.counter(keys.Bucket(cu.key.Prefix, bucket))
+	lo, hi := keys.RecordRange(bucket, cu.key.Prefix, 0, math.MaxUint64)
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return err
 	}
-	if len(n) > 0 && n[0] > 0 {
-		return nil
+	any := it.First()
+	if err := it.Close(); err != nil || any {
+		return err
 	}
 	b := s.db.NewBatch()
 	defer b.Close()

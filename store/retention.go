@@ -208,17 +208,17 @@ func expiryOf(p *Policy, category, channel string, t time.Time) time.Time {
 	return p.Term(category, channel).AddTo(t.UTC())
 }
 
-// placement decides a contact's bucket at ingest: NoExpiry without a policy, else the day
-// its term ends. A contact already past its term is not stored (expired) unless its
-// customer is held; a held customer's contact past its term goes to the hold bucket.
-func placement(ps *policyState, v *crypto.Vault, c *Contact, now time.Time, held bool) (bucket uint32, expired bool) {
+// placement decides a contact's bucket: NoExpiry without a policy, else the day its term
+// ends. A contact already past its term is expired (not stored) unless a hold keeps it (its
+// customer is held, since before its term ended): it then goes to the hold bucket.
+func placement(ps *policyState, v *crypto.Vault, c *Contact, now, holdSince time.Time, held bool) (bucket uint32, expired bool) {
 	if ps == nil {
 		return keys.NoExpiry, false
 	}
 	exp := expiryOf(ps.Policy, c.Category, c.Channel, c.Time)
 	b := dayOf(exp)
 	if !now.Before(exp) || b <= v.ExpiredThrough {
-		if held {
+		if keeps(holdSince, held, exp) {
 			return keys.HoldBucket, false
 		}
 		return 0, true

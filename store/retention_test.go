@@ -57,9 +57,22 @@ func TestExpirySmoke(t *testing.T) {
 	if got, _ := collect(t, s, "alice", TimeRange{}); len(got) != 1 || got[0].ID != "b" {
 		t.Fatalf("at term: %+v", got)
 	}
+	// A hold placed after a contact's term does not bring it back.
+	if err := s.Hold(ctx, "alice", "matter 2026-16"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := collect(t, s, "alice", TimeRange{}); len(got) != 1 {
+		t.Fatalf("a hold placed after the term must not revive a contact: %d", len(got))
+	}
+	if _, err := s.Release(ctx, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	// bob's hold, placed just before his chat's term, keeps it past the term.
+	clock.t = time.Date(2026, 1, 19, 11, 0, 0, 0, time.UTC)
 	if err := s.Hold(ctx, "bob", "matter 2026-17"); err != nil {
 		t.Fatal(err)
 	}
+	clock.t = time.Date(2026, 1, 19, 13, 0, 0, 0, time.UTC)
 	if got, _ := collect(t, s, "bob", TimeRange{}); len(got) != 1 {
 		t.Fatalf("held contact past term must stay readable: %d", len(got))
 	}
