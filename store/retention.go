@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +65,48 @@ type policyState struct {
 	Policy  *Policy   `json:"policy"`
 }
 
+// storedPolicy is a policyState signed with the store's Ed25519 key, so that a policy
+// changed behind the store's back (in Pebble's files) is refused instead of silently
+// shortening or lengthening every term.
+type storedPolicy struct {
+	State     json.RawMessage `json:"state"`
+	Signature []byte          `json:"signature"`
+}
+
+const policySigContext = "contactstore/v1/retention-policy\x00"
+
+func (s *Store) encodePolicy(ps *policyState) ([]byte, error) {
+	state, err := json.Marshal(ps)
+	if err != nil {
+		return nil, err
+	}
+	sig := ed25519.Sign(s.vault.Load().SigningKey(), append([]byte(policySigContext), state...))
+	return json.Marshal(storedPolicy{State: state, Signature: sig})
+}
+
+func (s *Store) decodePolicy(val []byte) (*policyState, error) {
+	var sp storedPolicy
+	if err := json.Unmarshal(val, &sp); err != nil {
+		return nil, fmt.Errorf("%w: the stored retention policy does not parse", ErrCorrupt)
+	}
+	if !ed25519.Verify(s.vault.Load().PublicKey(), append([]byte(policySigContext), sp.State...), sp.Signature) {
+		return nil, fmt.Errorf("%w: the stored retention policy is not signed by this store (changed outside it?)", ErrCorrupt)
+	}
+	var ps struct {
+		Version uint64          `json:"version"`
+		Set     time.Time       `json:"set"`
+		Policy  json.RawMessage `json:"policy"`
+	}
+	if err := json.Unmarshal(sp.State, &ps); err != nil {
+		return nil, fmt.Errorf("%w: the stored retention policy does not parse", ErrCorrupt)
+	}
+	p, err := retention.Parse(ps.Policy, Channels)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the stored retention policy: %v", ErrCorrupt, err)
+	}
+	return &policyState{Version: ps.Version, Set: ps.Set, Policy: p}, nil
+}
+
 var (
 	policyKey        = keys.Meta("policy")
 	policyPendingKey = keys.Meta("policy-pending") // a policy change not yet applied to stored contacts
@@ -82,13 +125,12 @@ func (s *Store) loadPolicy() error {
 	if err != nil {
 		return wrapErr("reading the retention policy", err)
 	}
-	var ps policyState
-	err = json.Unmarshal(val, &ps)
+	ps, err := s.decodePolicy(val)
 	closer.Close()
-	if err != nil || ps.Policy == nil {
-		return fmt.Errorf("%w: the stored retention policy does not parse", ErrCorrupt)
+	if err != nil {
+		return err
 	}
-	s.policy.cur.Store(&ps)
+	s.policy.cur.Store(ps)
 	_, closer, err = s.db.Get(policyPendingKey)
 	switch {
 	case err == nil:
@@ -153,7 +195,7 @@ func (s *Store) SetPolicy(ctx context.Context, p *Policy) (PolicyChange, error) 
 	if old := s.policy.cur.Load(); old != nil {
 		ps.Version = old.Version + 1
 	}
-	enc, err := json.Marshal(ps)
+	enc, err := s.encodePolicy(ps)
 	if err != nil {
 		s.gate.Unlock()
 		return ch, err
