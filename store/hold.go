@@ -149,6 +149,28 @@ func (s *Store) loadHolds() (pending []crypto.Pseudonym, err error) {
 	return pending, wrapErr("reading legal holds", it.Error())
 }
 
+// verifyHolds opens every active hold: the state and date that loadHolds read in the clear
+// are bound into the sealed part, so a hold changed outside the store is refused here.
+func (s *Store) verifyHolds() error {
+	for _, ps := range s.holds.list() {
+		cu, err := s.lookupByPS(ps)
+		if errors.Is(err, errNoCustomer) {
+			continue // removed with an older vault; nothing is kept for it
+		}
+		if err != nil {
+			return err
+		}
+		state, h, err := s.readHold(cu)
+		if err != nil {
+			return err
+		}
+		if since, _ := s.holds.since(ps); state != holdActive || !h.Since.Equal(since) {
+			return fmt.Errorf("%w: a legal hold's readable header does not match its sealed content", ErrCorrupt)
+		}
+	}
+	return nil
+}
+
 // readHold reads and opens a customer's hold (state 0: none).
 func (s *Store) readHold(cu *customer) (byte, *holdRecord, error) {
 	k := keys.Hold(cu.ps)

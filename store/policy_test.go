@@ -137,3 +137,33 @@ func FuzzDecodePolicy(f *testing.F) {
 		}
 	})
 }
+
+// TestTamperedHoldRefused: a hold's date is readable (Open needs it) but bound into the seal;
+// moving it in Pebble's files makes Open refuse the store.
+func TestTamperedHoldRefused(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openTest(t, fs)
+	if _, err := s.Put(context.Background(), []Contact{mkContact("carol", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Hold(context.Background(), "carol", "matter 7"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db := openRawPebble(t, fs, "db")
+	holds := rawScan(t, db, keys.KindHold)
+	if len(holds) != 1 {
+		t.Fatalf("%d hold entries", len(holds))
+	}
+	v := holds[0].v
+	v[8] ^= 1 // the low byte of "since"
+	if err := db.Set(holds[0].k, v, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := Open("db", testOptions(t, fs)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("open with a tampered hold = %v", err)
+	}
+}

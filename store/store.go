@@ -166,7 +166,7 @@ func Open(dir string, o *Options) (*Store, error) {
 	s.commits = make(chan *commitReq, 64)
 	s.erasures = make(chan *eraseReq, 64)
 	s.stopExpirer = make(chan struct{})
-	if err := errors.Join(s.recoverErasure(ctx), s.reconcileKeys(), s.finishExpiry()); err != nil {
+	if err := errors.Join(s.recoverErasure(ctx), s.reconcileKeys(), s.verifyHolds(), s.finishExpiry()); err != nil {
 		s.sealer.close()
 		db.Close()
 		s.cache.Unref()
