@@ -131,15 +131,28 @@ func BenchmarkPut(b *testing.B) {
 		name     string
 		noSync   bool
 		assigned bool
+		policy   string
 	}{
-		{"Sync/SourceIDs", false, false},
-		{"NoSync/SourceIDs", true, false},
-		{"NoSync/AssignedIDs", true, true},
+		{"Sync/SourceIDs", false, false, ""},
+		{"NoSync/SourceIDs", true, false, ""},
+		{"NoSync/AssignedIDs", true, true, ""},
+		// With a retention policy: every contact is placed in the bucket of the day its term
+		// ends (buckets are keyed lazily, a week at a time) and counted per bucket.
+		{"NoSync/SourceIDs/Policy", true, false, `{"default":"P10Y","rules":[{"category":"chat","retention":"P5Y"},{"channel":"phone","retention":"P8Y"},{"category":"order","channel":"email","retention":"P9Y"}]}`},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s := openBenchStore(b, filepath.Join(b.TempDir(), "db"), bc.noSync)
 			defer s.Close()
 			ctx := context.Background()
+			if bc.policy != "" {
+				p, err := store.ParsePolicy([]byte(bc.policy))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := s.SetPolicy(ctx, p); err != nil {
+					b.Fatal(err)
+				}
+			}
 			var jsonBytes int64
 			var elapsed time.Duration
 			b.ReportAllocs()

@@ -98,8 +98,8 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 	pol, v := s.policy.cur.Load(), s.vault.Load()
 	live := items
 	if pol != nil {
-		live = make([]item, 0, len(items))
 		need := map[uint32]bool{}
+		expired := make([]bool, len(items))
 		type hold struct {
 			since time.Time
 			held  bool
@@ -115,11 +115,19 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 			b, expired := placement(pol, v, &it.c, now, h.since, h.held)
 			if expired {
 				res.Expired++
+				expired[i] = true
 				continue
 			}
 			it.bucket = b
 			need[b] = true
-			live = append(live, *it)
+		}
+		if res.Expired > 0 {
+			live = make([]item, 0, len(items)-res.Expired)
+			for i := range items {
+				if !expired[i] {
+					live = append(live, items[i])
+				}
+			}
 		}
 		if err := s.ensureBuckets(ctx, need); err != nil {
 			return res, err
