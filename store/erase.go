@@ -554,6 +554,7 @@ func (s *Store) completeErasure(m *erasureMarker, victims []*victim) error {
 // records in every bucket, locators, bucket memberships and the per-customer counter. It
 // returns how many records the customer counter said there were.
 func (s *Store) deleteCustomerData(b *pebble.Batch, p [keys.PrefixSize]byte, touched *[]keyRange) (int64, error) {
+	v := s.vault.Load()
 	lo, hi := keys.CustomerRange(keys.KindBucket, p)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -565,9 +566,12 @@ func (s *Store) deleteCustomerData(b *pebble.Batch, p [keys.PrefixSize]byte, tou
 			continue
 		}
 		bucket := binary.BigEndian.Uint32(k[len(lo):])
-		rlo, rhi := keys.RecordRange(bucket, p, 0, ^uint64(0))
-		_ = b.DeleteRange(rlo, rhi, nil)
-		*touched = append(*touched, keyRange{rlo, rhi})
+		if !bucketGone(v, bucket) {
+			// (An expired bucket's records go with the bucket, in one range deletion.)
+			rlo, rhi := keys.RecordRange(bucket, p, 0, ^uint64(0))
+			_ = b.DeleteRange(rlo, rhi, nil)
+			*touched = append(*touched, keyRange{rlo, rhi})
+		}
 		_ = b.Delete(keys.Expiry(bucket, p), nil)
 	}
 	if err := it.Close(); err != nil {

@@ -300,12 +300,16 @@ func (s *Store) cleanupBuckets(buckets []uint32) (contacts, customers int64, err
 						}
 						continue
 					}
+					// Their locators and memberships are small and hold no contact data: they
+					// leave the files with Pebble's own compactions, not a compaction per
+					// customer (only the bucket's records are compacted away at once).
+					var small []keyRange
 					if ok {
-						if err := s.removeCustomer(b, shard, gen, ps, m.prefix, &touched); err != nil {
+						if err := s.removeCustomer(b, shard, gen, ps, m.prefix, &small); err != nil {
 							return err
 						}
 						removed = append(removed, ps)
-					} else if _, err := s.deleteCustomerData(b, m.prefix, &touched); err != nil {
+					} else if _, err := s.deleteCustomerData(b, m.prefix, &small); err != nil {
 						return err // no live data key names this prefix: an orphan
 					}
 					removedPfx = append(removedPfx, m.prefix)

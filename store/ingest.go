@@ -99,7 +99,7 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 	live := items
 	if pol != nil {
 		need := map[uint32]bool{}
-		expired := make([]bool, len(items))
+		dropped := make([]bool, len(items))
 		type hold struct {
 			since time.Time
 			held  bool
@@ -115,7 +115,7 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 			b, expired := placement(pol, v, &it.c, now, h.since, h.held)
 			if expired {
 				res.Expired++
-				expired[i] = true
+				dropped[i] = true
 				continue
 			}
 			it.bucket = b
@@ -124,7 +124,7 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 		if res.Expired > 0 {
 			live = make([]item, 0, len(items)-res.Expired)
 			for i := range items {
-				if !expired[i] {
+				if !dropped[i] {
 					live = append(live, items[i])
 				}
 			}
