@@ -112,7 +112,7 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (ExpireResult, error)
 			s.gate.Unlock()
 			return res, wrapErr("expire: a held customer", err)
 		}
-		since, _ := s.holds.since(ps)
+		hold, _ := s.holds.get(ps)
 		bs, err := s.customerBuckets(cu)
 		if err != nil {
 			s.gate.Unlock()
@@ -123,10 +123,10 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (ExpireResult, error)
 				continue
 			}
 			n, _, err := s.relocate(cu, b, func(c *Contact) (uint32, bool) {
-				if pol != nil && !keeps(since, true, expiryOf(pol.Policy, c.Category, c.Channel, c.Time)) {
+				if pol != nil && !keeps(hold.since, true, expiryOf(pol.Policy, c.Category, c.Channel, c.Time)) {
 					return b, false // past its term before the hold: it expires with its bucket
 				}
-				return keys.HoldBucket, false
+				return hold.bucket, false
 			})
 			res.Held += n
 			if err != nil {
@@ -349,7 +349,7 @@ func (s *Store) cleanupBuckets(buckets []uint32) (contacts, customers int64, err
 			_ = b.Delete(bucketCountKey(bk), nil)
 			var cnt int64
 			if len(n) > 0 {
-				cnt = n[0]
+				cnt = max(n[0], 0) // (stores from before per-bucket counters: the no-expiry bucket's may be negative)
 			}
 			ctr := newCounterSet()
 			ctr.addTotals(-cnt, 0)
@@ -438,7 +438,7 @@ func (s *Store) finishExpiry() error {
 			return wrapErr("finishing expiry", err)
 		}
 		for _, b := range ids {
-			if keys.ExpiryBucket(b) && bucketGone(v, b) {
+			if bucketGone(v, b) {
 				gone[b] = true
 			}
 		}
@@ -450,7 +450,7 @@ func (s *Store) finishExpiry() error {
 	}
 	for it.First(); it.Valid(); it.Next() {
 		if k := it.Key(); len(k) == len(lo)+4 {
-			if b := beU32(k[len(lo):]); keys.ExpiryBucket(b) && bucketGone(v, b) {
+			if b := beU32(k[len(lo):]); bucketGone(v, b) {
 				gone[b] = true
 			}
 		}

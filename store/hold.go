@@ -58,6 +58,7 @@ const (
 
 type holdRecord struct {
 	Since         time.Time `json:"since"`
+	Bucket        uint32    `json:"bucket"`
 	Reason        string    `json:"reason"`
 	Updated       time.Time `json:"updated"`
 	EraseAt       time.Time `json:"erase_at,omitzero"`
@@ -72,33 +73,50 @@ type holdRecord struct {
 // when it was placed; it does not bring back contacts already past their term.
 type holdSet struct {
 	mu sync.RWMutex
-	m  map[crypto.Pseudonym]time.Time
+	m  map[crypto.Pseudonym]holdEntry
+}
+
+// holdEntry is what the store keeps in memory of a hold: when it was placed and its bucket.
+type holdEntry struct {
+	since  time.Time
+	bucket uint32
 }
 
 func (h *holdSet) has(ps crypto.Pseudonym) bool {
-	_, ok := h.since(ps)
+	_, ok := h.get(ps)
 	return ok
 }
 
-// since returns when the customer's hold was placed (zero, false: not held).
-func (h *holdSet) since(ps crypto.Pseudonym) (time.Time, bool) {
+// get returns a customer's hold (false: not held).
+func (h *holdSet) get(ps crypto.Pseudonym) (holdEntry, bool) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	t, ok := h.m[ps]
-	return t, ok
+	e, ok := h.m[ps]
+	return e, ok
 }
 
-func (h *holdSet) set(ps crypto.Pseudonym, since time.Time, on bool) {
+func (h *holdSet) set(ps crypto.Pseudonym, e holdEntry, on bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.m == nil {
-		h.m = map[crypto.Pseudonym]time.Time{}
+		h.m = map[crypto.Pseudonym]holdEntry{}
 	}
 	if on {
-		h.m[ps] = since
+		h.m[ps] = e
 	} else {
 		delete(h.m, ps)
 	}
+}
+
+// buckets returns the buckets of the active holds.
+func (h *holdSet) buckets() map[uint32]bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make(map[uint32]bool, len(h.m))
+	for _, e := range h.m {
+		out[e.bucket] = true
+	}
+	return out
 }
 
 // keeps reports whether a hold placed at since keeps a contact whose term ends at exp.
@@ -139,7 +157,7 @@ func (s *Store) loadHolds() (pending []crypto.Pseudonym, err error) {
 		copy(ps[:], k[1:])
 		switch v[0] {
 		case holdActive:
-			s.holds.set(ps, holdSince(v), true)
+			s.holds.set(ps, holdEntryOf(v), true)
 		case holdReleased:
 			pending = append(pending, ps)
 		default:
@@ -164,11 +182,90 @@ func (s *Store) verifyHolds() error {
 		if err != nil {
 			return err
 		}
-		if since, _ := s.holds.since(ps); state != holdActive || !h.Since.Equal(since) {
+		if e, _ := s.holds.get(ps); state != holdActive || !h.Since.Equal(e.since) || h.Bucket != e.bucket {
 			return fmt.Errorf("%w: a legal hold's readable header does not match its sealed content", ErrCorrupt)
 		}
+		if bucketGone(s.vault.Load(), h.Bucket) {
+			// Pebble's files are older than the vault: this hold was released since, and its
+			// bucket's key destroyed. It still holds here; give it a new bucket.
+			if err := s.newHoldBucket(h); err != nil {
+				return err
+			}
+			b := s.db.NewBatch()
+			err := s.stageHold(b, cu, holdActive, h)
+			if err == nil {
+				err = commitBatch(b, pebble.Sync)
+			}
+			b.Close()
+			if err != nil {
+				return wrapErr("renewing a legal hold's bucket", err)
+			}
+			s.holds.set(ps, holdEntry{h.Since, h.Bucket}, true)
+		}
 	}
+	return s.dropStaleHoldKeys()
+}
+
+// dropStaleHoldKeys destroys hold bucket keys that no active hold names: left by a crash
+// between a hold's release (or placement) and the vault write that follows it.
+func (s *Store) dropStaleHoldKeys() error {
+	live := s.holds.buckets()
+	var stale []uint32
+	for b := range s.vault.Load().Buckets {
+		if keys.IsHold(b) && !live[b] {
+			stale = append(stale, b)
+		}
+	}
+	if len(stale) == 0 {
+		return nil
+	}
+	return s.destroyBuckets(stale)
+}
+
+// destroyBuckets removes bucket keys from the vault.
+func (s *Store) destroyBuckets(ids []uint32) error {
+	err := s.updateVault(bg, func(v *crypto.Vault) error {
+		for _, b := range ids {
+			if k, ok := v.Buckets[b]; ok {
+				k.Wipe()
+				delete(v.Buckets, b)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return wrapErr("destroying bucket keys", err)
+	}
+	set := map[uint32]bool{}
+	for _, b := range ids {
+		set[b] = true
+	}
+	s.records.forgetBuckets(set)
 	return nil
+}
+
+// newHoldBucket gives a hold a bucket of its own, with a fresh key (one vault write).
+func (s *Store) newHoldBucket(h *holdRecord) error {
+	err := s.updateVault(bg, func(v *crypto.Vault) error {
+		for {
+			r, err := crypto.NewKey()
+			if err != nil {
+				return err
+			}
+			id := keys.HoldBase + beU32(r[:4])%(keys.NoExpiry-keys.HoldBase)
+			if _, used := v.Buckets[id]; used {
+				continue
+			}
+			k, err := crypto.NewKey()
+			if err != nil {
+				return err
+			}
+			v.Buckets[id] = k
+			h.Bucket = id
+			return nil
+		}
+	})
+	return wrapErr("making a legal hold's key", err)
 }
 
 // readHold reads and opens a customer's hold (state 0: none).
@@ -205,6 +302,7 @@ func (s *Store) stageHold(b *pebble.Batch, cu *customer, state byte, h *holdReco
 	defer clear(pt)
 	k := keys.Hold(cu.ps)
 	hdr := append([]byte{state}, u64(uint64(h.Since.UnixMicro()))...)
+	hdr = append(hdr, u32(h.Bucket)...)
 	sealed, err := crypto.SealCustomerData(&cu.key.DataKey, holdPurpose, pt, append(k, hdr...))
 	if err != nil {
 		return err
@@ -212,12 +310,14 @@ func (s *Store) stageHold(b *pebble.Batch, cu *customer, state byte, h *holdReco
 	return b.Set(k, append(hdr, sealed...), nil)
 }
 
-// holdHeader is the readable head of a hold entry: state, then since (µs since 1970), which
-// Open needs to know whom the hold keeps without opening every customer's key. Both are
-// bound into the sealed part as associated data.
-const holdHeader = 1 + 8
+// holdHeader is the readable head of a hold entry: state, since (µs since 1970) and the
+// hold's bucket, which Open needs without opening every held customer's key. They are bound
+// into the sealed part as associated data.
+const holdHeader = 1 + 8 + 4
 
-func holdSince(v []byte) time.Time { return time.UnixMicro(int64(beU64(v[1:9]))).UTC() }
+func holdEntryOf(v []byte) holdEntry {
+	return holdEntry{since: time.UnixMicro(int64(beU64(v[1:9]))).UTC(), bucket: beU32(v[9:13])}
+}
 
 // commitWithAudit commits b with audit entries, synced.
 func (s *Store) commitWithAudit(b *pebble.Batch, entries ...audit.Entry) error {
@@ -286,6 +386,13 @@ func (s *Store) Hold(ctx context.Context, customer, reason string) error {
 		// Held again before a deferred erasure ran: the request waits for this hold too.
 		h.Since, h.ReleasedAt, h.ReleaseReason = now.Truncate(time.Microsecond), time.Time{}, ""
 	}
+	if state != holdActive {
+		// The key first: a crash before the hold commits leaves a key no hold names, which
+		// the next Open destroys.
+		if err := s.newHoldBucket(h); err != nil {
+			return err
+		}
+	}
 	h.Reason, h.Updated = reason, now
 	b := s.db.NewBatch()
 	defer b.Close()
@@ -299,7 +406,7 @@ func (s *Store) Hold(ctx context.Context, customer, reason string) error {
 	if err := s.commitWithAudit(b, audit.Entry{Kind: audit.KindHold, Customers: []string{hexPS(cu.ps)}, Detail: detail}); err != nil {
 		return wrapErr("placing a legal hold", err)
 	}
-	s.holds.set(cu.ps, h.Since, true)
+	s.holds.set(cu.ps, holdEntry{h.Since, h.Bucket}, true)
 	return nil
 }
 
@@ -361,8 +468,8 @@ func (s *Store) Release(ctx context.Context, customer string) (ReleaseResult, er
 	erase := h.EraseAt != time.Time{}
 	now := s.opts.Clock.Now().UTC()
 	pol := s.policy.cur.Load()
-	res.Resealed, res.Expired, err = s.relocate(cu, keys.HoldBucket, func(c *Contact) (uint32, bool) {
-		b, expired := placement(pol, s.vault.Load(), c, now, time.Time{}, false)
+	res.Resealed, res.Expired, err = s.relocate(cu, h.Bucket, func(c *Contact) (uint32, bool) {
+		b, expired := placement(pol, s.vault.Load(), c, now, holdEntry{}, false)
 		return b, expired
 	})
 	if err != nil {
@@ -390,8 +497,10 @@ func (s *Store) Release(ctx context.Context, customer string) (ReleaseResult, er
 		s.gate.Unlock()
 		return res, wrapErr("releasing a legal hold", err)
 	}
-	s.holds.set(cu.ps, time.Time{}, false)
-	if !erase {
+	s.holds.set(cu.ps, holdEntry{}, false)
+	// The hold's key goes: copies of the held records in old files are noise from here.
+	err = s.destroyBuckets([]uint32{h.Bucket})
+	if err == nil && !erase {
 		err = s.removeIfEmpty(cu)
 	}
 	s.gate.Unlock()

@@ -101,18 +101,18 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 		need := map[uint32]bool{}
 		dropped := make([]bool, len(items))
 		type hold struct {
-			since time.Time
-			held  bool
+			e    holdEntry
+			held bool
 		}
 		heldPS := map[string]hold{}
 		for i := range items {
 			it := &items[i]
 			h, ok := heldPS[it.c.Customer]
 			if !ok {
-				h.since, h.held = s.holds.since(s.pseudonym(it.c.Customer))
+				h.e, h.held = s.holds.get(s.pseudonym(it.c.Customer))
 				heldPS[it.c.Customer] = h
 			}
-			b, expired := placement(pol, v, &it.c, now, h.since, h.held)
+			b, expired := placement(pol, v, &it.c, now, h.e, h.held)
 			if expired {
 				res.Expired++
 				dropped[i] = true

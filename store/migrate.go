@@ -67,6 +67,24 @@ func (s *Store) migrate(ctx context.Context, now time.Time) (migrateResult, erro
 	if s.policy.cur.Load() != ps {
 		return res, nil
 	}
+	// Nothing is left in the no-expiry bucket (a policy, once set, is never unset): its key
+	// goes, and with it every copy of those records in old files.
+	if _, ok := s.vault.Load().Buckets[keys.NoExpiry]; ok {
+		lo, hi := keys.BucketRange(keys.NoExpiry)
+		it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			return res, wrapErr("applying the retention policy", err)
+		}
+		left := it.First()
+		if err := it.Close(); err != nil {
+			return res, wrapErr("applying the retention policy", err)
+		}
+		if !left {
+			if err := s.destroyBuckets([]uint32{keys.NoExpiry}); err != nil {
+				return res, err
+			}
+		}
+	}
 	b := s.db.NewBatch()
 	defer b.Close()
 	_ = b.Delete(policyPendingKey, nil)
@@ -90,9 +108,10 @@ func (s *Store) migrateCustomer(dk []byte, ps *policyState, now time.Time, res *
 	if err != nil || int(shard) >= len(v.Shards) || v.Shards[shard].Gen != gen {
 		return nil // an old generation's key, about to be cleaned up
 	}
-	if s.holds.has(p) {
-		return nil
-	}
+	hold, held := s.holds.get(p)
+	// A hold keeps all its customer's contacts through a policy change: those the new
+	// policy puts past their term go to the hold's bucket, whenever their term ended.
+	hold.since = time.Time{}
 	cu, err := s.lookupByPS(p)
 	if errors.Is(err, errNoCustomer) {
 		return nil
@@ -105,12 +124,12 @@ func (s *Store) migrateCustomer(dk []byte, ps *policyState, now time.Time, res *
 		return err
 	}
 	for _, b := range bs {
-		if b == keys.HoldBucket || bucketGone(v, b) {
+		if keys.IsHold(b) || bucketGone(v, b) {
 			continue
 		}
 		moved, dropped, err := s.relocate(cu, b, func(c *Contact) (uint32, bool) {
 			res.scanned++
-			to, expired := placement(ps, s.vault.Load(), c, now, time.Time{}, false)
+			to, expired := placement(ps, s.vault.Load(), c, now, hold, held)
 			return to, expired
 		})
 		res.moved += moved
@@ -118,6 +137,9 @@ func (s *Store) migrateCustomer(dk []byte, ps *policyState, now time.Time, res *
 		if err != nil {
 			return wrapErr("applying the retention policy", err)
 		}
+	}
+	if held {
+		return nil
 	}
 	return s.removeIfEmpty(cu)
 }

@@ -74,7 +74,7 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 		// Retention is checked on every read: a contact past its term is hidden from the
 		// instant its term ends, whether or not the expirer has destroyed its bucket yet.
 		pol, now := s.policy.cur.Load(), s.opts.Clock.Now()
-		since, held := s.holds.since(cu.ps)
+		hold, held := s.holds.get(cu.ps)
 		for _, b := range buckets {
 			if bucketGone(v, b) {
 				continue // the bucket's key was destroyed: its records are gone
@@ -116,7 +116,7 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 			}
 			n++
 			if pol != nil {
-				if exp := expiryOf(pol.Policy, c.Category, c.Channel, c.Time); !now.Before(exp) && !keeps(since, held, exp) {
+				if exp := expiryOf(pol.Policy, c.Category, c.Channel, c.Time); !now.Before(exp) && !keeps(hold.since, held, exp) {
 					continue // past its retention term, and no hold keeps it
 				}
 			}

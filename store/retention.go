@@ -233,8 +233,8 @@ func dayOf(t time.Time) uint32 {
 	if t.Unix() < 0 {
 		return 0
 	}
-	if d >= keys.HoldBucket {
-		return keys.HoldBucket - 1
+	if d >= keys.HoldBase {
+		return keys.HoldBase - 1
 	}
 	return uint32(d)
 }
@@ -252,16 +252,16 @@ func expiryOf(p *Policy, category, channel string, t time.Time) time.Time {
 
 // placement decides a contact's bucket: NoExpiry without a policy, else the day its term
 // ends. A contact already past its term is expired (not stored) unless a hold keeps it (its
-// customer is held, since before its term ended): it then goes to the hold bucket.
-func placement(ps *policyState, v *crypto.Vault, c *Contact, now, holdSince time.Time, held bool) (bucket uint32, expired bool) {
+// customer is held, since before its term ended): it then goes to the hold's bucket.
+func placement(ps *policyState, v *crypto.Vault, c *Contact, now time.Time, h holdEntry, held bool) (bucket uint32, expired bool) {
 	if ps == nil {
 		return keys.NoExpiry, false
 	}
 	exp := expiryOf(ps.Policy, c.Category, c.Channel, c.Time)
 	b := dayOf(exp)
 	if !now.Before(exp) || b <= v.ExpiredThrough {
-		if keeps(holdSince, held, exp) {
-			return keys.HoldBucket, false
+		if keeps(h.since, held, exp) {
+			return h.bucket, false
 		}
 		return 0, true
 	}
@@ -296,6 +296,9 @@ func (s *Store) ensureBuckets(ctx context.Context, need map[uint32]bool) error {
 				id := b + d
 				if d > 0 && !keys.ExpiryBucket(id) {
 					break
+				}
+				if keys.IsHold(id) {
+					continue // a hold's key is made with the hold, never here
 				}
 				if keys.ExpiryBucket(id) && id <= v.ExpiredThrough {
 					continue

@@ -243,9 +243,9 @@ func (s *Store) retentionStats(rs *RetentionStats) error {
 		switch b := beU32(k[len(lo):]); {
 		case b == keys.NoExpiry:
 			rs.NoExpiry += c[0]
-		case b == keys.HoldBucket:
-			rs.Held += c[0]
 		case bucketGone(v, b):
+		case keys.IsHold(b):
+			rs.Held += c[0]
 		case b < today:
 			rs.Due += c[0]
 		default:

@@ -58,12 +58,17 @@ const (
 // retention policy was set).
 const NoExpiry = math.MaxUint32
 
-// HoldBucket is the bucket that held customers' records are resealed into when their own
-// bucket expires; its key is never destroyed by expiry.
-const HoldBucket = math.MaxUint32 - 1
+// HoldBase is the first bucket of legal holds. Each hold gets a bucket of its own at or above
+// HoldBase (and below NoExpiry): the customer's records are resealed into it when their own
+// bucket expires, and its key is destroyed when the hold is released, so that copies of the
+// held records in old files become noise then.
+const HoldBase = 0xF0000000
 
-// ExpiryBucket reports whether b is a bucket that expires (a day), not NoExpiry or HoldBucket.
-func ExpiryBucket(b uint32) bool { return b < HoldBucket }
+// IsHold reports whether b is a legal hold's bucket.
+func IsHold(b uint32) bool { return b >= HoldBase && b < NoExpiry }
+
+// ExpiryBucket reports whether b is a bucket that expires (a day), not NoExpiry or a hold.
+func ExpiryBucket(b uint32) bool { return b < HoldBase }
 
 // Hold returns the key of a customer's legal hold.
 func Hold(p [PseudonymSize]byte) []byte { return append([]byte{KindHold}, p[:]...) }
