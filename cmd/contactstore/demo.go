@@ -100,7 +100,7 @@ func (d *demo) run(dir string, n, customers int, seed int64) error {
 		inBytes += int64(len(contacts[i].Body) + len(contacts[i].Subject))
 	}
 	start := time.Now()
-	added, err := putAll(ctx, s, contacts, 1000)
+	added, _, err := putAll(ctx, s, contacts, 1000)
 	if err != nil {
 		return err
 	}
@@ -192,6 +192,11 @@ func (d *demo) run(dir string, n, customers int, seed int64) error {
 		return err
 	}
 
+	rt, err := d.retention(ctx, s, n, customers, seed, busiest)
+	if err != nil {
+		return err
+	}
+
 	d.section("Proof: no personal data in any file of the store")
 	// Close first: a closed store's files hold everything (WAL and tables) and stay put.
 	if err := s.Close(); err != nil {
@@ -199,6 +204,7 @@ func (d *demo) run(dir string, n, customers int, seed int64) error {
 	}
 	s = nil
 	needles := []string{busiest, name, email, phone, sample.Subject, "Art. 17"}
+	needles = append(needles, rt.needles...)
 	if sentence := firstLine(sample.Body); len(sentence) > 12 {
 		needles = append(needles, sentence)
 	}
@@ -206,7 +212,7 @@ func (d *demo) run(dir string, n, customers int, seed int64) error {
 	if err != nil {
 		return err
 	}
-	d.say("searched %d files (%s, WAL and tables included) for %d of the customer's values (id, name, e-mail, phone, text)",
+	d.say("searched %d files (%s, WAL and tables included) for %d of the erased customers' values (ids, names, e-mail, phone, text, the hold's reason)",
 		files, bytesStr(uint64(total)), len(needles))
 	d.say("(the erased customer's records are gone from the live files too, once the background clean-up has run;")
 	d.say(" copies made before the erasure hold them only under a data key that no longer exists)")
@@ -237,11 +243,12 @@ func (d *demo) run(dir string, n, customers int, seed int64) error {
 	return nil
 }
 
-// putAll stores contacts in batches, two batches in flight.
-func putAll(ctx context.Context, s *store.Store, cs []store.Contact, batch int) (int, error) {
+// putAll stores contacts in batches, two batches in flight. It returns how many were stored
+// and how many were not because the retention policy puts them past their term already.
+func putAll(ctx context.Context, s *store.Store, cs []store.Contact, batch int) (stored, expired int, err error) {
 	type res struct {
-		n   int
-		err error
+		n, expired int
+		err        error
 	}
 	sem := make(chan struct{}, 2)
 	results := make(chan res, len(cs)/batch+1)
@@ -253,19 +260,18 @@ func putAll(ctx context.Context, s *store.Store, cs []store.Contact, batch int) 
 		go func(b []store.Contact) {
 			defer func() { <-sem }()
 			r, err := s.Put(ctx, b)
-			results <- res{r.Added + r.Replaced, err}
+			results <- res{r.Added + r.Replaced, r.Expired, err}
 		}(cs[lo:hi])
 	}
-	total := 0
-	var first error
 	for range jobs {
 		r := <-results
-		total += r.n
-		if r.err != nil && first == nil {
-			first = r.err
+		stored += r.n
+		expired += r.expired
+		if r.err != nil && err == nil {
+			err = r.err
 		}
 	}
-	return total, first
+	return stored, expired, err
 }
 
 // scanDir reads every file under dir and counts occurrences of the needles.
@@ -312,3 +318,197 @@ func errOK(err error) string {
 	}
 	return err.Error()
 }
+
+// demoPolicy is the retention policy the demo sets: chats 30 days, orders 7 years (the
+// Dutch fiscal retention duty), everything else 2 years.
+const demoPolicy = `{"default":"P2Y","rules":[{"category":"chat","retention":"P30D"},{"category":"order","retention":"P7Y"}]}`
+
+// demoRetention is what the retention steps leave for the scan of the files.
+type demoRetention struct {
+	needles []string // the held-then-erased customer's values and the hold's reason
+}
+
+// retention shows a policy, an expiry and a legal hold: the policy applies to the contacts
+// already stored, recent contacts are scheduled by their term, a held customer's erasure is
+// deferred, expiry as of 45 days from now removes what is due but keeps the held customer's
+// contacts, and releasing the hold carries out the erasure.
+func (d *demo) retention(ctx context.Context, s *store.Store, n, customers int, seed int64, erased string) (demoRetention, error) {
+	var rt demoRetention
+	d.section("Set a retention policy: chats 30 days, orders 7 years, everything else 2 years")
+	p, err := store.ParsePolicy([]byte(demoPolicy))
+	if err != nil {
+		return rt, err
+	}
+	t0 := time.Now()
+	ch, err := s.SetPolicy(ctx, p)
+	if err != nil {
+		return rt, err
+	}
+	d.say("%s", demoPolicy)
+	d.say("policy version %d applied to the %d contacts already stored in %s: %d filed under the day their term ends, %d already past it deleted at once",
+		ch.Version, ch.Scanned, time.Since(t0).Round(time.Millisecond), ch.Moved, ch.Expired)
+	d.say("a term runs from the contact's time (UTC calendar); the most specific rule wins: category and channel, category, channel, default")
+
+	now := time.Now().UTC().Truncate(time.Second)
+	const recentDays = 60
+	m := max(200, min(n/10, 5000))
+	d.section(fmt.Sprintf("Ingest %d contacts of the last %d days under the policy", m, recentDays))
+	gen := workload.New(workload.Config{Seed: seed + 1, Customers: max(customers/10, 20), Count: m,
+		Start: now.Add(-recentDays * day), Span: recentDays * day})
+	recent := make([]store.Contact, 0, m)
+	for _, c := range gen.Batch(m) {
+		if c.Customer != erased { // that customer was erased above; keep them out of this part
+			recent = append(recent, c)
+		}
+	}
+	stored, expired, err := putAll(ctx, s, recent, 1000)
+	if err != nil {
+		return rt, err
+	}
+	d.say("stored %d; %d not stored at all: chats older than 30 days, already past their term", stored, expired)
+
+	st, err := s.Stats(ctx)
+	if err != nil {
+		return rt, err
+	}
+	rs := st.Retention
+	var scheduled int64
+	for _, e := range rs.Schedule {
+		scheduled += e.Contacts
+	}
+	d.say("the expiry schedule: %d contacts on %d days (each day's contacts share one bucket key); by month, the first months:", scheduled, len(rs.Schedule))
+	lines := scheduleLines(rs.Schedule)
+	for i, l := range lines {
+		if i == 4 {
+			d.say("  … %d more lines (contactstore stats shows them all)", len(lines)-i)
+			break
+		}
+		d.say("  %s", strings.ReplaceAll(strings.TrimSuffix(l, "\t"), "\t", "  "))
+	}
+
+	// The customer under a hold, and a witness without one: the two with the most chats that
+	// expire within the next 30 days.
+	horizon := now.Add(30 * day)
+	chats := map[string]int{}
+	for _, c := range recent {
+		if c.Category == "chat" && c.Time.AddDate(0, 0, 30).After(now) && c.Time.AddDate(0, 0, 30).Before(horizon) {
+			chats[c.Customer]++
+		}
+	}
+	held, witness := "", ""
+	for cu, k := range chats {
+		switch {
+		case held == "" || k > chats[held] || (k == chats[held] && cu < held):
+			held, witness = cu, held
+		case witness == "" || k > chats[witness] || (k == chats[witness] && cu < witness):
+			witness = cu
+		}
+	}
+	if held == "" || witness == "" {
+		return rt, errors.New("demo: the recent contacts hold too few chats; use a larger --n")
+	}
+	count := func(cu string) (int, error) {
+		k := 0
+		for _, err := range s.Contacts(ctx, cu, store.TimeRange{}) {
+			if err != nil {
+				return k, err
+			}
+			k++
+		}
+		return k, nil
+	}
+
+	const reason = "matter 2026-0417 (demo)"
+	d.section(fmt.Sprintf("A legal hold: %s is party to a dispute", held))
+	if err := s.Hold(ctx, held, reason); err != nil {
+		return rt, err
+	}
+	heldBefore, err := count(held)
+	if err != nil {
+		return rt, err
+	}
+	d.say("hold placed: the customer's %d contacts (%d chats due within 30 days) neither expire nor can be erased until it is released",
+		heldBefore, chats[held])
+	d.say("the reason is sealed under the customer's key; the audit log keeps only its SHA-256")
+
+	d.section(fmt.Sprintf("%s asks to be forgotten while the hold is in force", held))
+	_, err = s.Erase(ctx, held, "Art. 17 request (demo, during a hold)")
+	var he *store.HeldError
+	if !errors.As(err, &he) {
+		return rt, fmt.Errorf("demo: an erasure during a hold was not deferred: %v", err)
+	}
+	d.say("deferred: %s", strings.TrimPrefix(err.Error(), "contactstore: "))
+	if hs, err := s.HoldStatus(held); err == nil {
+		d.say("the hold records the request (at %s); release carries it out", hs.ErasureRequested.UTC().Format(time.RFC3339))
+	}
+
+	later := now.Add(45 * day)
+	d.section(fmt.Sprintf("Expiry as of 45 days from now (%s), as the background expirer would run it then", later.Format(time.DateOnly)))
+	witnessBefore, err := count(witness)
+	if err != nil {
+		return rt, err
+	}
+	t0 = time.Now()
+	res, err := s.Expire(ctx, later)
+	if err != nil {
+		return rt, err
+	}
+	d.say("%d days' bucket keys destroyed in one vault write (days through %s), in %s: every record in them is noise, in every copy of the files",
+		res.Buckets, res.Through, time.Since(t0).Round(time.Millisecond))
+	d.say("%d contacts removed from the live files (range deletions per day), %d customers with nothing left removed entirely", res.Contacts, res.Customers)
+	d.say("%d contacts of the held customer resealed into the hold bucket before their day's key went", res.Held)
+	witnessAfter, err := count(witness)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return rt, err
+	}
+	heldAfter, err := count(held)
+	if err != nil {
+		return rt, err
+	}
+	d.say("%s (no hold): %d contacts before, %d after — those whose term had ended by then are gone", witness, witnessBefore, witnessAfter)
+	d.say("%s (held):    %d contacts before, %d after — kept", held, heldBefore, heldAfter)
+	if heldAfter != heldBefore || witnessAfter >= witnessBefore {
+		return rt, fmt.Errorf("demo: expiry did not keep the held customer's contacts (%d → %d) or did not remove the others' (%d → %d)",
+			heldBefore, heldAfter, witnessBefore, witnessAfter)
+	}
+
+	d.section("Release the hold: the deferred erasure is carried out")
+	rr, err := s.Release(ctx, held)
+	if err != nil {
+		return rt, err
+	}
+	d.say("released: %d contacts back on their expiry days, %d that only the hold had kept past their term deleted", rr.Resealed, rr.Expired)
+	rc := rr.Receipt
+	if rc == nil {
+		return rt, errors.New("demo: releasing the hold gave no erasure receipt")
+	}
+	pub, err := crypto.ParsePublicKey(crypto.MarshalPublicKey(s.PublicKey()))
+	if err != nil {
+		return rt, err
+	}
+	if err := rc.Verify(pub); err != nil {
+		return rt, err
+	}
+	d.say("erased: %d records, data key destroyed (shard %d, generation %d → %d); receipt for pseudonym %s",
+		rc.Destroyed.Records, rc.Destroyed.Shard, rc.Destroyed.ShardGenFrom, rc.Destroyed.ShardGenTo, rc.Customer)
+	d.say("receipt verified offline with the store's public key; online check: %v", errOK(s.VerifyErasure(ctx, rc)))
+	if _, err := count(held); err != nil {
+		d.say("reading the held customer now: %s", strings.TrimPrefix(err.Error(), "contactstore: "))
+	}
+	if st, err = s.Stats(ctx); err != nil {
+		return rt, err
+	}
+	d.say("retention now: expired through %s, %d contacts scheduled, %d held, %d due", st.Retention.ExpiredThrough,
+		func() (k int64) {
+			for _, e := range st.Retention.Schedule {
+				k += e.Contacts
+			}
+			return
+		}(), st.Retention.Held, st.Retention.Due)
+
+	_, name, email, phone := gen.Customer(gen.CustomerIndex(held))
+	rt.needles = []string{held, name, email, phone, reason}
+	return rt, nil
+}
+
+const day = 24 * time.Hour

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"contactstore/crypto"
 	"contactstore/store"
@@ -34,6 +35,18 @@ func cmdErase(e *env, args []string) int {
 	}
 	defer s.Close()
 	rc, err := s.Erase(context.Background(), *customer, *reason)
+	var held *store.HeldError
+	if errors.As(err, &held) {
+		// A legal hold defers the erasure: the request is recorded and release carries it out.
+		printJSON(e.stdout, erasureDeferred{
+			Status:    "deferred",
+			HeldSince: held.Since.UTC().Format(time.RFC3339),
+			Message:   "the customer is under a legal hold; the erasure request is recorded and will be carried out when the hold is released (contactstore release prints the receipt)",
+		})
+		e.infof("erasure deferred: the customer is under a legal hold since %s; the request is recorded and runs on release",
+			held.Since.UTC().Format(time.RFC3339))
+		return exitOK
+	}
 	if errors.Is(err, store.ErrErased) {
 		if prev, perr := s.ErasureReceipt(*customer); perr == nil {
 			e.errorf("%v; its receipt:", err)
@@ -51,6 +64,13 @@ func cmdErase(e *env, args []string) int {
 	e.infof("erased: %d records, data key destroyed (shard %d generation %d); vault generation %d → %d",
 		rc.Destroyed.Records, rc.Destroyed.Shard, rc.Destroyed.ShardGenFrom, rc.VaultBefore, rc.VaultAfter)
 	return exitOK
+}
+
+// erasureDeferred is erase's output when a legal hold defers the erasure.
+type erasureDeferred struct {
+	Status    string `json:"status"` // "deferred"
+	HeldSince string `json:"held_since"`
+	Message   string `json:"message"`
 }
 
 func printJSON(w io.Writer, v any) {
@@ -85,7 +105,7 @@ func readSmallFile(path string, limit int64) ([]byte, error) {
 func cmdVerifyReceipt(e *env, args []string) int {
 	f := e.flags("verify-receipt", "--receipt FILE [--dir DIR] [--public-key FILE]")
 	sf := addStoreFlags(f)
-	receipt := f.String("receipt", "", "the receipt file (JSON), - for stdin (required)")
+	receipt := f.String("receipt", "", "the receipt file (JSON, as erase prints it, or release's output with the receipt in it), - for stdin (required)")
 	pubFile := f.String("public-key", "", "the store's public key file (from keys public-key), for offline verification")
 	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *receipt == "" || (*sf.dir == "" && *pubFile == "") })
 	if !ok {
@@ -95,7 +115,7 @@ func cmdVerifyReceipt(e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	rc, err := crypto.ParseReceipt(data)
+	rc, err := parseReceiptFile(data)
 	if err != nil {
 		return e.fail(err)
 	}
@@ -166,4 +186,22 @@ func cmdRotateRootKey(e *env, args []string) int {
 	}
 	e.infof("the key vault is now sealed under %s; the old key file no longer opens it (delete it once you are sure)", *newKey)
 	return exitOK
+}
+
+// parseReceiptFile reads a receipt, or the output of release, whose "receipt" member is the
+// receipt of the erasure carried out on release.
+func parseReceiptFile(data []byte) (*crypto.Receipt, error) {
+	rc, err := crypto.ParseReceipt(data)
+	if err == nil {
+		return rc, nil
+	}
+	var wrapped struct {
+		Receipt json.RawMessage `json:"receipt"`
+	}
+	if json.Unmarshal(data, &wrapped) == nil && len(wrapped.Receipt) > 0 && string(wrapped.Receipt) != "null" {
+		if rc, werr := crypto.ParseReceipt(wrapped.Receipt); werr == nil {
+			return rc, nil
+		}
+	}
+	return nil, err
 }

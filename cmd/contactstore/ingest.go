@@ -50,6 +50,9 @@ func cmdIngest(e *env, args []string) int {
 	rate := float64(res.stored) / max(res.elapsed.Seconds(), 1e-9)
 	summary := fmt.Sprintf("stored %d contacts (%d new, %d replaced) from %s in %s (%.0f contacts/s)",
 		res.stored, res.added, res.replaced, name, res.elapsed.Round(time.Millisecond), rate)
+	if res.expired > 0 {
+		summary += fmt.Sprintf("; %d not stored: already past their retention term", res.expired)
+	}
 	if ierr != nil {
 		e.errorf("%s: %v", name, ierr)
 		e.infof("%s; every contact before the failing line is committed", summary)
@@ -64,7 +67,10 @@ func cmdIngest(e *env, args []string) int {
 
 type ingestResult struct {
 	stored, added, replaced int64
-	elapsed                 time.Duration
+	// expired counts contacts not stored because the retention policy puts them past their
+	// term already (store.PutResult.Expired).
+	expired int64
+	elapsed time.Duration
 }
 
 // ingestJSONL reads contacts and stores them in batches, parsing, sealing and committing in
@@ -73,7 +79,7 @@ type ingestResult struct {
 func ingestJSONL(ctx context.Context, s *store.Store, r io.Reader, batchSize int, bar *progress.Bar) (ingestResult, error) {
 	start := time.Now()
 	var res ingestResult
-	var added, replaced, stored atomic.Int64
+	var added, replaced, stored, expired atomic.Int64
 	rd := jsonl.NewReader(r, 0)
 	batches := make(chan []store.Contact, 2)
 	var wg sync.WaitGroup
@@ -95,7 +101,8 @@ func ingestJSONL(ctx context.Context, s *store.Store, r io.Reader, batchSize int
 				}
 				added.Add(int64(pr.Added))
 				replaced.Add(int64(pr.Replaced))
-				stored.Add(int64(len(b)))
+				expired.Add(int64(pr.Expired))
+				stored.Add(int64(len(b) - pr.Expired))
 			}
 		}()
 	}
@@ -136,7 +143,7 @@ func ingestJSONL(ctx context.Context, s *store.Store, r io.Reader, batchSize int
 	wg.Wait()
 	bar.Update(rd.BytesRead(), stored.Load())
 	bar.Done()
-	res.stored, res.added, res.replaced = stored.Load(), added.Load(), replaced.Load()
+	res.stored, res.added, res.replaced, res.expired = stored.Load(), added.Load(), replaced.Load(), expired.Load()
 	res.elapsed = time.Since(start)
 	if putErr != nil {
 		return res, putErr
