@@ -551,8 +551,9 @@ func (s *Store) completeErasure(m *erasureMarker, victims []*victim) error {
 }
 
 // deleteCustomerData stages the deletion of everything filed under a record prefix:
-// records in every bucket, locators, bucket memberships and the per-customer counter. It
-// returns how many records the customer counter said there were.
+// records in every bucket, locators, bucket memberships and the per-customer counter, and
+// lowers the bucket counters by the customer's records in them. It returns how many records
+// the customer counter said there were; the caller lowers the totals.
 func (s *Store) deleteCustomerData(b *pebble.Batch, p [keys.PrefixSize]byte, touched *[]keyRange) (int64, error) {
 	v := s.vault.Load()
 	lo, hi := keys.CustomerRange(keys.KindBucket, p)
@@ -566,6 +567,13 @@ func (s *Store) deleteCustomerData(b *pebble.Batch, p [keys.PrefixSize]byte, tou
 			continue
 		}
 		bucket := binary.BigEndian.Uint32(k[len(lo):])
+		// The bucket's counter loses the customer's records in it (expiry subtracts what a
+		// bucket's counter says from the totals).
+		if val, err := it.ValueAndErr(); err == nil {
+			if c, err := decodeCounters(val); err == nil && len(c) > 0 && c[0] > 0 {
+				_ = b.Merge(bucketCountKey(bucket), encodeCounters([]int64{-c[0]}), nil)
+			}
+		}
 		if !bucketGone(v, bucket) {
 			// (An expired bucket's records go with the bucket, in one range deletion.)
 			rlo, rhi := keys.RecordRange(bucket, p, 0, ^uint64(0))

@@ -261,6 +261,7 @@ func (s *Store) cleanupBuckets(buckets []uint32) (contacts, customers int64, err
 			ctr := newCounterSet()
 			var removed []crypto.Pseudonym
 			var removedPfx [][keys.PrefixSize]byte
+			var removedRecs int64 // their records in this bucket (no longer in its counter)
 			err = func() error {
 				for _, m := range chunk {
 					n, err := s.counter(keys.Bucket(m.prefix, bk))
@@ -309,11 +310,13 @@ func (s *Store) cleanupBuckets(buckets []uint32) (contacts, customers int64, err
 							return err
 						}
 						removed = append(removed, ps)
-					} else if _, err := s.deleteCustomerData(b, m.prefix, &small); err != nil {
+					} else if n, err := s.deleteCustomerData(b, m.prefix, &small); err != nil {
 						return err // no live data key names this prefix: an orphan
+					} else {
+						ctr.addTotals(-n, 0)
 					}
 					removedPfx = append(removedPfx, m.prefix)
-					customers++
+					removedRecs += cnt
 				}
 				if err := ctr.apply(b); err != nil {
 					return err
@@ -322,6 +325,8 @@ func (s *Store) cleanupBuckets(buckets []uint32) (contacts, customers int64, err
 			}()
 			b.Close()
 			if err == nil {
+				contacts += removedRecs
+				customers += int64(len(removedPfx))
 				for _, ps := range removed {
 					s.customers.remove(ps)
 				}

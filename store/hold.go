@@ -51,9 +51,10 @@ type HoldInfo struct {
 }
 
 const (
-	holdActive   = 1
-	holdReleased = 2 // released; its deferred erasure has not completed yet
-	holdPurpose  = "hold"
+	holdActive    = 1
+	holdReleased  = 2 // released; its deferred erasure has not completed yet
+	holdReleasing = 3 // released; its contacts are not all back on their days yet
+	holdPurpose   = "hold"
 )
 
 type holdRecord struct {
@@ -140,7 +141,8 @@ func (h *holdSet) len() int {
 	return len(h.m)
 }
 
-// loadHolds reads which customers are held, and which released holds still owe an erasure.
+// loadHolds reads which customers are held, which releases a crash interrupted, and which
+// released holds still owe an erasure.
 func (s *Store) loadHolds() (pending []crypto.Pseudonym, err error) {
 	lo, hi := keys.Kind(keys.KindHold)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
@@ -160,6 +162,9 @@ func (s *Store) loadHolds() (pending []crypto.Pseudonym, err error) {
 			s.holds.set(ps, holdEntryOf(v), true)
 		case holdReleased:
 			pending = append(pending, ps)
+		case holdReleasing:
+			pending = append(pending, ps)
+			s.releasing = append(s.releasing, holdEntryOf(v).bucket)
 		default:
 			return nil, fmt.Errorf("%w: a legal hold entry has unknown state %d", ErrCorrupt, v[0])
 		}
@@ -210,6 +215,9 @@ func (s *Store) verifyHolds() error {
 // between a hold's release (or placement) and the vault write that follows it.
 func (s *Store) dropStaleHoldKeys() error {
 	live := s.holds.buckets()
+	for _, b := range s.releasing {
+		live[b] = true // its contacts move back when the release is finished
+	}
 	var stale []uint32
 	for b := range s.vault.Load().Buckets {
 		if keys.IsHold(b) && !live[b] {
@@ -337,10 +345,10 @@ func (s *Store) commitWithAudit(b *pebble.Batch, entries ...audit.Entry) error {
 // lockedCustomer takes the gate exclusively and resolves a stored customer; the caller
 // unlocks the gate.
 func (s *Store) lockedCustomer(op, customer string) (*customer, error) {
+	s.gate.Lock()
 	if customer == "" {
 		return nil, fmt.Errorf("%w: %s: customer is required", ErrInvalid, op)
 	}
-	s.gate.Lock()
 	if s.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -461,27 +469,51 @@ func (s *Store) Release(ctx context.Context, customer string) (ReleaseResult, er
 	if err == nil && state != holdActive {
 		err = ErrNotHeld
 	}
+	if err == nil {
+		// First the decision, durably: from here the hold keeps nothing, and if the store
+		// stops before the release is finished, Open finishes it.
+		b := s.db.NewBatch()
+		if err = s.stageHold(b, cu, holdReleasing, h); err == nil {
+			err = wrapErr("releasing a legal hold", commitBatch(b, pebble.Sync))
+		}
+		b.Close()
+	}
 	if err != nil {
 		s.gate.Unlock()
 		return res, err
 	}
-	erase := h.EraseAt != time.Time{}
+	s.holds.set(cu.ps, holdEntry{}, false)
+	res, err = s.finishRelease(cu, h)
+	s.gate.Unlock()
+	if err != nil || h.EraseAt.IsZero() {
+		return res, err
+	}
+	rc, err := s.Erase(ctx, customer, h.EraseReason)
+	res.Receipt = rc
+	return res, err
+}
+
+// finishRelease moves a released hold's contacts back to their days (deleting those past
+// their term), closes the hold — or leaves it as a pending erasure — and destroys the hold's
+// key. Every step can be repeated: Open calls it for a release a crash interrupted. The gate
+// is held exclusively.
+func (s *Store) finishRelease(cu *customer, h *holdRecord) (ReleaseResult, error) {
+	var res ReleaseResult
+	erase := !h.EraseAt.IsZero()
 	now := s.opts.Clock.Now().UTC()
 	pol := s.policy.cur.Load()
+	var err error
 	res.Resealed, res.Expired, err = s.relocate(cu, h.Bucket, func(c *Contact) (uint32, bool) {
-		b, expired := placement(pol, s.vault.Load(), c, now, holdEntry{}, false)
-		return b, expired
+		return placement(pol, s.vault.Load(), c, now, holdEntry{}, false)
 	})
 	if err != nil {
-		s.gate.Unlock()
 		return res, wrapErr("releasing a legal hold", err)
 	}
 	b := s.db.NewBatch()
+	defer b.Close()
 	if erase {
 		h.ReleasedAt, h.ErasePending = now, true
 		if err := s.stageHold(b, cu, holdReleased, h); err != nil {
-			b.Close()
-			s.gate.Unlock()
 			return res, err
 		}
 	} else {
@@ -491,25 +523,17 @@ func (s *Store) Release(ctx context.Context, customer string) (ReleaseResult, er
 	if erase {
 		detail += "; the erasure requested during the hold follows"
 	}
-	err = s.commitWithAudit(b, audit.Entry{Kind: audit.KindRelease, Customers: []string{hexPS(cu.ps)}, Count: res.Resealed + res.Expired, Detail: detail})
-	b.Close()
-	if err != nil {
-		s.gate.Unlock()
+	if err := s.commitWithAudit(b, audit.Entry{Kind: audit.KindRelease, Customers: []string{hexPS(cu.ps)}, Count: res.Resealed + res.Expired, Detail: detail}); err != nil {
 		return res, wrapErr("releasing a legal hold", err)
 	}
-	s.holds.set(cu.ps, holdEntry{}, false)
 	// The hold's key goes: copies of the held records in old files are noise from here.
-	err = s.destroyBuckets([]uint32{h.Bucket})
-	if err == nil && !erase {
-		err = s.removeIfEmpty(cu)
-	}
-	s.gate.Unlock()
-	if err != nil || !erase {
+	if err := s.destroyBuckets([]uint32{h.Bucket}); err != nil {
 		return res, err
 	}
-	rc, err := s.Erase(ctx, customer, h.EraseReason)
-	res.Receipt = rc
-	return res, err
+	if !erase {
+		return res, s.removeIfEmpty(cu)
+	}
+	return res, nil
 }
 
 // removeIfEmpty removes a customer left with no records (not held). Gate held exclusively.
@@ -576,12 +600,24 @@ func (s *Store) finishReleasedErasures(ctx context.Context, pending []crypto.Pse
 		if err != nil {
 			return err
 		}
-		_, h, err := s.readHold(cu)
+		state, h, err := s.readHold(cu)
 		if err != nil {
 			return err
 		}
 		if h == nil {
 			continue
+		}
+		if state == holdReleasing {
+			s.log.Info("finishing a legal hold's release interrupted by a crash")
+			s.gate.Lock()
+			_, err := s.finishRelease(cu, h)
+			s.gate.Unlock()
+			if err != nil {
+				return err
+			}
+			if h.EraseAt.IsZero() {
+				continue
+			}
 		}
 		s.log.Info("carrying out an erasure deferred by a released legal hold")
 		if _, err := s.Erase(ctx, cu.key.Customer, h.EraseReason); err != nil {

@@ -110,6 +110,9 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 				heap.Fix(h, 0)
 			}
 			c, err := s.openRecord(cu, kv.k, kv.v)
+			if errors.Is(err, ErrKeyGone) {
+				continue // its bucket expired while this read ran: gone
+			}
 			if err != nil {
 				yield(Contact{}, fmt.Errorf("%w (record %d of this customer's history)", err, n+1))
 				return

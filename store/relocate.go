@@ -182,15 +182,16 @@ func (s *Store) customerEmpty(prefix [keys.PrefixSize]byte) (bool, error) {
 	return len(n) == 0 || n[0] <= 0, nil
 }
 
-// removeCustomer stages the removal of everything of a customer who has no records left:
-// data key, locators, memberships, counter. The gate is held exclusively.
+// removeCustomer stages the removal of everything of a customer: data key, records,
+// locators, memberships, counters (totals included). The gate is held exclusively.
 func (s *Store) removeCustomer(b *pebble.Batch, shard, gen uint32, ps crypto.Pseudonym, prefix [keys.PrefixSize]byte, touched *[]keyRange) error {
 	_ = b.Delete(keys.DataKey(shard, gen, ps), nil)
-	if _, err := s.deleteCustomerData(b, prefix, touched); err != nil {
+	n, err := s.deleteCustomerData(b, prefix, touched)
+	if err != nil {
 		return err
 	}
 	ctr := newCounterSet()
-	ctr.addTotals(0, -1)
+	ctr.addTotals(-n, -1)
 	return ctr.apply(b)
 }
 
