@@ -1,4 +1,5 @@
-// Package bench measures contactstore's ingest against plain Pebble on the same data.
+// Package bench measures contactstore against plain Pebble on the same data: ingest
+// (RunIngest) and expiry (RunExpiry).
 //
 // RunIngest generates Config.N contacts once, up front and outside the measurement, with
 // the workload generator (internal/workload, the same seed gives the same contacts on
@@ -24,4 +25,12 @@
 // measured again; the settled throughput charges that time to the ingest.
 //
 // Markdown renders a table of the results with ratios between every pair of peers.
+//
+// RunExpiry loads N contacts that fall due on one day plus N/10 that stay (mixed in the same
+// customers), then expires the day: "contactstore" with Store.Expire (the key destruction,
+// timed from the store's log line, makes them unreadable; the clean-up and compactions
+// reclaim the space), "pebble-rangedel" with one DeleteRange over keys laid out by expiry
+// day, and "pebble-pointdel" with a scan and point deletes over time-ordered keys. It
+// reports when the data became unreadable, when the space was reclaimed, and the disk size
+// before and after; ExpiryMarkdown renders the table.
 package bench
