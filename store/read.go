@@ -28,6 +28,22 @@ type TimeRange struct {
 // memory stays bounded however long a customer's history is.
 const readChunk = 256
 
+// A read merges one source per expiry bucket the customer has records in — with daily
+// buckets, hundreds. So that its memory stays bounded however many there are, the sources
+// share a budget: each buffers at most readBudget/len(sources) records (at least a few) and
+// readBytes/len(sources) bytes (at least one record).
+const (
+	readBudget   = 4096
+	readBytes    = 8 << 20
+	minPerSource = 4
+)
+
+// sourceLimits returns the per-source record and byte limits for n sources.
+func sourceLimits(n int) (records, bytes int) {
+	n = max(n, 1)
+	return min(readChunk, max(minPerSource, readBudget/n)), max(64<<10, readBytes/n)
+}
+
 // Contacts returns one customer's contacts in time order, to the microsecond (contacts
 // within the same microsecond come in an order fixed by their ids), optionally limited to a time range. An unknown customer yields ErrNotFound; a record
 // that fails authentication yields an error wrapping ErrCorrupt and ends the sequence.
@@ -71,6 +87,7 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 		}
 		h := &sourceHeap{}
 		v := s.vault.Load()
+		perRecords, perBytes := sourceLimits(len(buckets))
 		// Retention is checked on every read: a contact past its term is hidden from the
 		// instant its term ends, whether or not the expirer has destroyed its bucket yet.
 		pol, now := s.policy.cur.Load(), s.opts.Clock.Now()
@@ -80,7 +97,7 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 				continue // the bucket's key was destroyed: its records are gone
 			}
 			lo, hi := keys.RecordRange(b, cu.key.Prefix, from, to)
-			src := &source{lo: lo, hi: hi}
+			src := &source{lo: lo, hi: hi, limit: perRecords, bytes: perBytes}
 			if err := s.fill(src); err != nil {
 				yield(Contact{}, err)
 				return
@@ -161,6 +178,8 @@ type source struct {
 	kvs    []kv
 	pos    int
 	done   bool
+	limit  int // records per fill (0: readChunk)
+	bytes  int // bytes per fill, past the first record (0: no limit)
 }
 
 // fill replaces src's buffer with the next chunk, through a fresh iterator.
@@ -173,18 +192,25 @@ func (s *Store) fill(src *source) error {
 	if err != nil {
 		return wrapErr("reading", err)
 	}
-	for ok := it.First(); ok && len(src.kvs) < readChunk; ok = it.Next() {
+	limit := src.limit
+	if limit <= 0 {
+		limit = readChunk
+	}
+	size := 0
+	ok := it.First()
+	for ; ok && len(src.kvs) < limit && (src.bytes <= 0 || len(src.kvs) == 0 || size < src.bytes); ok = it.Next() {
 		v, err := it.ValueAndErr()
 		if err != nil {
 			it.Close()
 			return wrapErr("reading", err)
 		}
 		src.kvs = append(src.kvs, kv{bytes.Clone(it.Key()), bytes.Clone(v)})
+		size += len(v)
 	}
 	if err := it.Close(); err != nil {
 		return wrapErr("reading", err)
 	}
-	if len(src.kvs) < readChunk {
+	if !ok {
 		src.done = true
 	}
 	if n := len(src.kvs); n > 0 {
