@@ -530,6 +530,8 @@ func (s *Store) finishRelease(cu *customer, h *holdRecord) (ReleaseResult, error
 	if err := s.destroyBuckets([]uint32{h.Bucket}); err != nil {
 		return res, err
 	}
+	lo, hi := keys.BucketRange(h.Bucket)
+	s.scheduleHygiene([]keyRange{{lo, hi}})
 	if !erase {
 		return res, s.removeIfEmpty(cu)
 	}

@@ -136,6 +136,11 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 		for i := range items {
 			items[i].bucket = keys.NoExpiry
 		}
+		// Its key is destroyed once a policy has moved its contacts out; Pebble files older
+		// than that (a restored copy) have no policy, and get a new one.
+		if err := s.ensureBuckets(ctx, map[uint32]bool{keys.NoExpiry: true}); err != nil {
+			return res, err
+		}
 	}
 	res.IDs = make([]string, len(items))
 	for i := range items {

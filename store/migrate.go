@@ -97,6 +97,16 @@ func (s *Store) migrate(ctx context.Context, now time.Time) (migrateResult, erro
 	return res, nil
 }
 
+// heldThrough reports whether a hold placed at since keeps a contact that a policy change
+// has put past its term: whether the contact was within its term, under the policy it was
+// filed by, when the hold began. A contact filed before any policy had no term then.
+func heldThrough(ps *policyState, bucket uint32, c *Contact, since time.Time) bool {
+	if bucket == keys.NoExpiry || ps.Previous == nil {
+		return true
+	}
+	return expiryOf(ps.Previous, c.Category, c.Channel, c.Time).After(since)
+}
+
 func (s *Store) migrateCustomer(dk []byte, ps *policyState, now time.Time, res *migrateResult) error {
 	s.gate.Lock()
 	defer s.gate.Unlock()
@@ -109,9 +119,6 @@ func (s *Store) migrateCustomer(dk []byte, ps *policyState, now time.Time, res *
 		return nil // an old generation's key, about to be cleaned up
 	}
 	hold, held := s.holds.get(p)
-	// A hold keeps all its customer's contacts through a policy change: those the new
-	// policy puts past their term go to the hold's bucket, whenever their term ended.
-	hold.since = time.Time{}
 	cu, err := s.lookupByPS(p)
 	if errors.Is(err, errNoCustomer) {
 		return nil
@@ -129,7 +136,10 @@ func (s *Store) migrateCustomer(dk []byte, ps *policyState, now time.Time, res *
 		}
 		moved, dropped, err := s.relocate(cu, b, func(c *Contact) (uint32, bool) {
 			res.scanned++
-			to, expired := placement(ps, s.vault.Load(), c, now, hold, held)
+			to, expired := placement(ps, s.vault.Load(), c, now, holdEntry{}, false)
+			if expired && held && heldThrough(ps, b, c, hold.since) {
+				return hold.bucket, false // the hold keeps it, whatever the new term says
+			}
 			return to, expired
 		})
 		res.moved += moved

@@ -45,9 +45,11 @@ func sourceLimits(n int) (records, bytes int) {
 }
 
 // Contacts returns one customer's contacts in time order, to the microsecond (contacts
-// within the same microsecond come in an order fixed by their ids), optionally limited to a time range. An unknown customer yields ErrNotFound; a record
-// that fails authentication yields an error wrapping ErrCorrupt and ends the sequence.
-// Memory use is bounded by a few chunks per expiry bucket the customer has records in.
+// within the same microsecond come in an order fixed by their ids), optionally limited to a
+// time range. An unknown customer yields ErrNotFound; a record that fails authentication
+// yields an error wrapping ErrCorrupt and ends the sequence. Contacts past their retention
+// term are left out. Memory use is bounded (a budget shared by the per-bucket sources),
+// however long the customer's history.
 func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter.Seq2[Contact, error] {
 	return func(yield func(Contact, error) bool) {
 		if s.closed.Load() {
@@ -67,6 +69,13 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 			yield(Contact{}, err)
 			return
 		}
+		s.contactsOf(ctx, cu, r, yield)
+	}
+}
+
+// contactsOf yields a resolved customer's contacts (see Contacts), without auditing.
+func (s *Store) contactsOf(ctx context.Context, cu *customer, r TimeRange, yield func(Contact, error) bool) {
+	{
 		buckets, err := s.customerBuckets(cu)
 		if err != nil {
 			yield(Contact{}, err)
@@ -135,7 +144,8 @@ func (s *Store) Contacts(ctx context.Context, customer string, r TimeRange) iter
 				return
 			}
 			n++
-			if pol != nil {
+			if pol != nil && !(held && beU32(kv.k[1:5]) == hold.bucket) {
+				// (What is in the customer's hold bucket, the hold keeps.)
 				if exp := expiryOf(pol.Policy, c.Category, c.Channel, c.Time); !now.Before(exp) && !keeps(hold.since, held, exp) {
 					continue // past its retention term, and no hold keeps it
 				}

@@ -63,6 +63,9 @@ type policyState struct {
 	Version uint64    `json:"version"`
 	Set     time.Time `json:"set"`
 	Policy  *Policy   `json:"policy"`
+	// Previous is the policy this one replaced (nil: none), which a policy move needs to
+	// know whether a held customer's contact was still within its term when the hold began.
+	Previous *Policy `json:"previous,omitempty"`
 }
 
 // storedPolicy is a policyState signed with the store's Ed25519 key, so that a policy
@@ -93,9 +96,10 @@ func (s *Store) decodePolicy(val []byte) (*policyState, error) {
 		return nil, fmt.Errorf("%w: the stored retention policy is not signed by this store (changed outside it?)", ErrCorrupt)
 	}
 	var ps struct {
-		Version uint64          `json:"version"`
-		Set     time.Time       `json:"set"`
-		Policy  json.RawMessage `json:"policy"`
+		Version  uint64          `json:"version"`
+		Set      time.Time       `json:"set"`
+		Policy   json.RawMessage `json:"policy"`
+		Previous json.RawMessage `json:"previous"`
 	}
 	if err := json.Unmarshal(sp.State, &ps); err != nil {
 		return nil, fmt.Errorf("%w: the stored retention policy does not parse", ErrCorrupt)
@@ -104,7 +108,13 @@ func (s *Store) decodePolicy(val []byte) (*policyState, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: the stored retention policy: %v", ErrCorrupt, err)
 	}
-	return &policyState{Version: ps.Version, Set: ps.Set, Policy: p}, nil
+	st := &policyState{Version: ps.Version, Set: ps.Set, Policy: p}
+	if len(ps.Previous) > 0 && string(ps.Previous) != "null" {
+		if st.Previous, err = retention.Parse(ps.Previous, Channels); err != nil {
+			return nil, fmt.Errorf("%w: the stored retention policy's predecessor: %v", ErrCorrupt, err)
+		}
+	}
+	return st, nil
 }
 
 var (
@@ -193,7 +203,7 @@ func (s *Store) SetPolicy(ctx context.Context, p *Policy) (PolicyChange, error) 
 	}
 	ps := &policyState{Version: 1, Set: s.opts.Clock.Now().UTC(), Policy: p}
 	if old := s.policy.cur.Load(); old != nil {
-		ps.Version = old.Version + 1
+		ps.Version, ps.Previous = old.Version+1, old.Policy
 	}
 	enc, err := s.encodePolicy(ps)
 	if err != nil {
@@ -294,8 +304,8 @@ func (s *Store) ensureBuckets(ctx context.Context, need map[uint32]bool) error {
 		for b := range need {
 			for d := uint32(0); d < bucketPrefetch; d++ {
 				id := b + d
-				if d > 0 && !keys.ExpiryBucket(id) {
-					break
+				if d > 0 && (!keys.ExpiryBucket(b) || !keys.ExpiryBucket(id)) {
+					break // only days have following days
 				}
 				if keys.IsHold(id) {
 					continue // a hold's key is made with the hold, never here
