@@ -516,6 +516,7 @@ func (s *Store) completeErasure(m *erasureMarker, victims []*victim) error {
 		}
 		_ = b.Set(keys.Receipt(ps), enc, nil)
 		_ = b.Delete(keys.Hold(ps), nil) // a released hold whose deferred erasure this is
+		deletePseudonymData(b, ps)
 	}
 	var prefixes [][keys.PrefixSize]byte
 	if victims != nil {

@@ -76,6 +76,10 @@ type Options struct {
 	// Reads hide contacts past their term either way.
 	ExpiryInterval time.Duration
 
+	// TransferRules is the adequacy list the transfer guard decides by (default: the one
+	// built in, DefaultTransferRules; LoadTransferRules reads a newer one from a file).
+	TransferRules *TransferRules
+
 	// PebbleOptions, if set, may adjust Pebble's options after the store has set its own.
 	// The store's Comparer, Merger, FS and FormatMajorVersion must stay as they are.
 	PebbleOptions func(*pebble.Options)
@@ -109,6 +113,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.ExpiryInterval == 0 {
 		c.ExpiryInterval = time.Minute
+	}
+	if c.TransferRules == nil {
+		c.TransferRules = DefaultTransferRules()
 	}
 	if c.Compression == "" {
 		c.Compression = "s2dict"

@@ -186,6 +186,7 @@ func (s *Store) customerEmpty(prefix [keys.PrefixSize]byte) (bool, error) {
 // locators, memberships, counters (totals included). The gate is held exclusively.
 func (s *Store) removeCustomer(b *pebble.Batch, shard, gen uint32, ps crypto.Pseudonym, prefix [keys.PrefixSize]byte, touched *[]keyRange) error {
 	_ = b.Delete(keys.DataKey(shard, gen, ps), nil)
+	deletePseudonymData(b, ps)
 	n, err := s.deleteCustomerData(b, prefix, touched)
 	if err != nil {
 		return err

@@ -33,6 +33,10 @@ const (
 	KindExpire     = "expire"
 	KindHold       = "hold"
 	KindRelease    = "release"
+	KindTransfer   = "transfer"
+	KindExport     = "export"
+	KindObject     = "object"
+	KindWithdraw   = "withdraw-objection"
 )
 
 // Entry is one audit entry.

@@ -12,6 +12,8 @@
 //	'E' bucket:u32 prefix:16                        the bucket holds records of this customer
 //	                                                (value: the customer's shard, u32)
 //	'H' pseudonym:16                                legal hold (sealed under the customer key)
+//	'O' pseudonym:16                                objections, Art. 21 (sealed likewise)
+//	'T' pseudonym:16 time:u64                       a disclosure: an export to a recipient (sealed)
 //	'S' name                                        aggregate counters (merged, no decryption)
 //	'A' seq:u64                                     audit log entry (pseudonyms only)
 //	'V' pseudonym:16                                signed erasure receipt of an erased customer
@@ -40,6 +42,8 @@ const (
 	KindAudit   = 'A'
 	KindReceipt = 'V'
 	KindHold    = 'H'
+	KindObject  = 'O'
+	KindDisclos = 'T'
 )
 
 // Sizes.
@@ -211,3 +215,17 @@ func Audit(seq uint64) []byte { return binary.BigEndian.AppendUint64([]byte{Kind
 
 // Receipt returns the key of an erased customer's receipt.
 func Receipt(p [PseudonymSize]byte) []byte { return append([]byte{KindReceipt}, p[:]...) }
+
+// Objection returns the key of a customer's objections.
+func Objection(p [PseudonymSize]byte) []byte { return append([]byte{KindObject}, p[:]...) }
+
+// Disclosure returns the key of one disclosure of a customer's data.
+func Disclosure(p [PseudonymSize]byte, t uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{KindDisclos}, p[:]...), t)
+}
+
+// Disclosures returns bounds [lo, hi) of a customer's disclosures.
+func Disclosures(p [PseudonymSize]byte) (lo, hi []byte) {
+	lo = append([]byte{KindDisclos}, p[:]...)
+	return lo, Successor(lo)
+}
