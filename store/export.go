@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -282,19 +281,18 @@ func (s *Store) exportLines(ctx context.Context, customer string, o ExportOption
 		yield(ExportLine{}, err)
 		return
 	}
-	var buf bytes.Buffer
-	w := export.NewWriter(&buf)
+	// The writer only counts and hashes; each line is yielded as the fresh slice that
+	// encoded it (no copy), and the consumer writes it.
+	w := export.NewWriter(io.Discard)
 	hl, err := export.HeaderLine(hdr)
 	if err != nil {
 		yield(ExportLine{}, err)
 		return
 	}
 	emit := func(l ExportLine, contact bool) bool {
-		buf.Reset()
 		if err := w.WriteLine(l.JSON, contact); err != nil {
 			return yield(ExportLine{}, err)
 		}
-		l.JSON = bytes.Clone(buf.Bytes())
 		return yield(l, nil)
 	}
 	if !emit(ExportLine{Type: export.TypeHeader, Header: hdr, JSON: hl}, false) {
@@ -334,13 +332,11 @@ func (s *Store) exportLines(ctx context.Context, customer string, o ExportOption
 		yield(ExportLine{}, err)
 		return
 	}
-	buf.Reset()
-	t, _, err := w.Close()
+	t, tl, err := w.Close()
 	if err != nil {
 		yield(ExportLine{}, err)
 		return
 	}
-	tl := bytes.Clone(buf.Bytes())
 	if err := s.recordDisclosure(cu, &o, d, n, t.SHA256, now); err != nil {
 		yield(ExportLine{}, err)
 		return
