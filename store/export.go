@@ -65,9 +65,27 @@ func DefaultTransferRules() *TransferRules { return transfer.Default() }
 func LoadTransferRules(path string) (*TransferRules, error) {
 	r, err := transfer.LoadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: transfer rules: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return r, nil
+}
+
+// ParseSafeguard checks a declared safeguard ("", "scc", "bcr", "consent", "legal-claims").
+func ParseSafeguard(s string) (string, error) {
+	sg, err := transfer.ParseSafeguard(s)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return sg, nil
+}
+
+// ParseObjectionScope checks an objection scope (ObjectNonEEA or ObjectAll).
+func ParseObjectionScope(s string) (string, error) {
+	sc, err := transfer.ParseObjection(s)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return sc, nil
 }
 
 // ErrTransferRefused: the transfer guard refused an export. The error is a
@@ -108,8 +126,9 @@ type ExportLine struct {
 // ExportResult tells what Export wrote.
 type ExportResult struct {
 	Contacts int64            `json:"contacts"`
-	Bytes    int64            `json:"bytes"`  // of the plain stream, trailer included
-	SHA256   string           `json:"sha256"` // the trailer's digest
+	Bytes    int64            `json:"bytes"`   // of the plain stream, trailer included
+	Written  int64            `json:"written"` // to w: the age-encrypted size when encrypting
+	SHA256   string           `json:"sha256"`  // the trailer's digest
 	Decision TransferDecision `json:"decision"`
 }
 
@@ -174,7 +193,11 @@ func (s *Store) decideTransfer(cu *customer, o *ExportOptions, what string) (Tra
 		verdict = "allowed (" + d.Ground + ")"
 	}
 	// The recipient's name may be personal data: the audit log keeps its SHA-256 only.
-	detail := fmt.Sprintf("%s to %s: %s; recipient sha256:%s; %s", what, d.Country, verdict, digestHex(o.Recipient), d.Reason)
+	country := d.Country
+	if country == "" { // not a country code: say what was asked, briefly
+		country = fmt.Sprintf("%.8q", o.Country)
+	}
+	detail := fmt.Sprintf("%s to %s: %s; recipient sha256:%s; %s", what, country, verdict, digestHex(o.Recipient), d.Reason)
 	if err := s.auditNow(true, audit.Entry{Kind: audit.KindTransfer, Customers: []string{hexPS(cu.ps)}, Detail: detail}); err != nil {
 		return d, err
 	}
@@ -202,6 +225,8 @@ func (s *Store) ExportLines(ctx context.Context, customer string, o ExportOption
 // trailer, and so is recognisably incomplete.
 func (s *Store) Export(ctx context.Context, customer string, w io.Writer, o ExportOptions) (ExportResult, error) {
 	var res ExportResult
+	cw := &byteCounter{w: w}
+	w = cw
 	var out io.Writer = w
 	var enc io.WriteCloser
 	started := func(d TransferDecision) error {
@@ -241,6 +266,7 @@ func (s *Store) Export(ctx context.Context, customer string, w io.Writer, o Expo
 		return true
 	})
 	if failed != nil {
+		res.Written = cw.n
 		return res, failed
 	}
 	if enc != nil {
@@ -248,7 +274,43 @@ func (s *Store) Export(ctx context.Context, customer string, w io.Writer, o Expo
 			return res, wrapErr("export: age encryption", err)
 		}
 	}
+	res.Written = cw.n
 	return res, nil
+}
+
+type byteCounter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *byteCounter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// ContactCount returns how many contacts the store holds for a customer (from its counter,
+// without reading them; contacts past their term that expiry has not yet removed are
+// included). For progress displays.
+func (s *Store) ContactCount(customer string) (int64, error) {
+	if s.closed.Load() {
+		return 0, ErrClosed
+	}
+	cu, err := s.lookupCustomer(customer, false)
+	if err == nil && !cu.persisted.Load() {
+		err = errNoCustomer
+	}
+	if errors.Is(err, errNoCustomer) {
+		return 0, s.notFound(customer)
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.counter(customerCountKey(cu.key.Prefix))
+	if err != nil || len(n) == 0 {
+		return 0, err
+	}
+	return max(n[0], 0), nil
 }
 
 // exportLines produces the stream. started, if set, is called with the allowed decision

@@ -14,7 +14,10 @@ import (
 
 	"contactstore/bench/workload"
 	"contactstore/crypto"
+	"contactstore/internal/export"
 	"contactstore/store"
+
+	"filippo.io/age"
 )
 
 func init() {
@@ -165,6 +168,11 @@ func (d *demo) run(dir string, n, customers int, seed int64) error {
 		}
 	}
 
+	exported, err := d.transfers(ctx, s, busiest)
+	if err != nil {
+		return err
+	}
+
 	d.section(fmt.Sprintf("The customer asks to be forgotten: erase %s", busiest))
 	t0 := time.Now()
 	rc, err := s.Erase(ctx, busiest, "Art. 17 request (demo)")
@@ -205,6 +213,7 @@ func (d *demo) run(dir string, n, customers int, seed int64) error {
 	s = nil
 	needles := []string{busiest, name, email, phone, sample.Subject, "Art. 17"}
 	needles = append(needles, rt.needles...)
+	needles = append(needles, exported...)
 	if sentence := firstLine(sample.Body); len(sentence) > 12 {
 		needles = append(needles, sentence)
 	}
@@ -212,7 +221,7 @@ func (d *demo) run(dir string, n, customers int, seed int64) error {
 	if err != nil {
 		return err
 	}
-	d.say("searched %d files (%s, WAL and tables included) for %d of the erased customers' values (ids, names, e-mail, phone, text, the hold's reason)",
+	d.say("searched %d files (%s, WAL and tables included) for %d values: the erased customers' ids, names, e-mail, phone, text, the hold's reason, and the names of the export recipients",
 		files, bytesStr(uint64(total)), len(needles))
 	d.say("(the erased customer's records are gone from the live files too, once the background clean-up has run;")
 	d.say(" copies made before the erasure hold them only under a data key that no longer exists)")
@@ -512,3 +521,123 @@ func (d *demo) retention(ctx context.Context, s *store.Store, n, customers int, 
 }
 
 const day = 24 * time.Hour
+
+// The recipients the demo's exports name (they go into the scan for plaintext on disk: the
+// store keeps them sealed, the audit log only their SHA-256).
+const (
+	demoLawyer  = "mr. Bram de Vries, advocaat, Utrecht"
+	demoUSFirm  = "Acme Legal Review LLC, Boston"
+	demoSwissDR = "Zürich Mediation AG"
+)
+
+// transfers shows data portability behind the transfer guard: an export to a lawyer in the
+// EEA, encrypted to the lawyer's age key and verified as the lawyer would; a refused
+// transfer to the United States and the same transfer once the recipient is certified under
+// the Data Privacy Framework; and an objection that refuses even an adequate country.
+func (d *demo) transfers(ctx context.Context, s *store.Store, customer string) ([]string, error) {
+	needles := []string{demoLawyer, demoUSFirm, demoSwissDR}
+	d.section(fmt.Sprintf("Data portability: %s has their history sent to their lawyer in the Netherlands, encrypted to the lawyer's age key", customer))
+	lawyer, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, err
+	}
+	o := store.ExportOptions{Recipient: demoLawyer, Country: "NL", AgeRecipients: []string{lawyer.Recipient().String()}}
+	res, _, size, err := d.exportVerified(ctx, s, customer, o, lawyer)
+	if err != nil {
+		return nil, err
+	}
+	d.say("the transfer guard, before the first byte: allowed on ground %q: %s", res.Decision.Ground, res.Decision.Reason)
+	d.say("stream: a header (recipient, legal ground, retention terms, earlier disclosures), %d contacts, a trailer with the count and SHA-256 %s…",
+		res.Contacts, res.SHA256[:16])
+	d.say("%s of JSON Lines, %s age-encrypted (X25519) to %s…; the lawyer decrypts it with their identity and checks it: complete, digest matches",
+		bytesStr(uint64(res.Bytes)), bytesStr(uint64(size)), o.AgeRecipients[0][:16])
+
+	d.section("A transfer outside the EEA: a US firm, first as it is, then certified under the EU-US Data Privacy Framework")
+	o = store.ExportOptions{Recipient: demoUSFirm, Country: "US"}
+	var sink countingWriter
+	_, err = s.Export(ctx, customer, &sink, o)
+	var refused *store.TransferRefusedError
+	if !errors.As(err, &refused) {
+		return nil, fmt.Errorf("demo: an export to the US without the Data Privacy Framework was not refused: %v", err)
+	}
+	d.say("refused (contactstore export exits 3), %d bytes written: %s", sink.n, refused.Decision.Reason)
+	d.say("lawful with: %s", refused.Decision.Remedy)
+	o.DPF = true
+	firm, err := age.GenerateX25519Identity()
+	if err != nil {
+		return nil, err
+	}
+	o.AgeRecipients = []string{firm.Recipient().String()}
+	res, sum, _, err := d.exportVerified(ctx, s, customer, o, firm)
+	if err != nil {
+		return nil, err
+	}
+	d.say("with --dpf: allowed on ground %q (%s); %d contacts, age-encrypted to the firm's key, decrypted and verified",
+		res.Decision.Ground, res.Decision.Decision.Decision, res.Contacts)
+	if n := len(sum.Header.Disclosures); n > 0 {
+		p := sum.Header.Disclosures[n-1]
+		d.say("its header lists the earlier disclosure (Art. 15(1)(c)): %s, %s, %d contacts, ground %q", p.Time.Format(time.DateOnly), p.Country, p.Contacts, p.Ground)
+	}
+
+	d.section(fmt.Sprintf("%s objects to any transfer outside the EEA (Art. 21): the objection wins over every ground", customer))
+	if err := s.Object(ctx, customer, store.ObjectNonEEA); err != nil {
+		return nil, err
+	}
+	_, err = s.Export(ctx, customer, &sink, store.ExportOptions{Recipient: demoSwissDR, Country: "CH"})
+	if !errors.As(err, &refused) {
+		return nil, fmt.Errorf("demo: an objection did not refuse a transfer to Switzerland: %v", err)
+	}
+	d.say("to Switzerland, which has an adequacy decision: refused: %s", refused.Decision.Reason)
+	dec, err := s.CheckTransfer(ctx, customer, store.ExportOptions{Recipient: demoLawyer, Country: "NL"})
+	if err != nil {
+		return nil, err
+	}
+	d.say("to the lawyer in the Netherlands: still allowed (%s): an EEA member state is no transfer outside the EEA", dec.Ground)
+	transfers, exports := 0, 0
+	for en, err := range s.Audit(ctx, customer) {
+		if err != nil {
+			return nil, err
+		}
+		switch en.Kind {
+		case "transfer":
+			transfers++
+		case "export":
+			exports++
+		}
+	}
+	d.say("audit log: %d transfer decisions (allowed and refused, with their reasons), %d completed exports with count and digest;", transfers, exports)
+	d.say("recipients appear there only as SHA-256; their names are kept sealed under the customer's key for the next Art. 15 answer")
+	return needles, nil
+}
+
+// exportVerified exports to memory, encrypted to id's recipient, then decrypts and verifies
+// the stream as its recipient would. It returns the export's result and the ciphertext's size.
+func (d *demo) exportVerified(ctx context.Context, s *store.Store, customer string, o store.ExportOptions, id *age.X25519Identity) (store.ExportResult, export.Summary, int, error) {
+	var buf bytes.Buffer
+	res, err := s.Export(ctx, customer, &buf, o)
+	if err != nil {
+		return res, export.Summary{}, 0, err
+	}
+	size := buf.Len()
+	r, err := age.Decrypt(&buf, id)
+	if err != nil {
+		return res, export.Summary{}, size, fmt.Errorf("demo: decrypting the export: %w", err)
+	}
+	sum, err := export.Verify(r, nil)
+	if err != nil {
+		return res, sum, size, fmt.Errorf("demo: the export does not verify: %w", err)
+	}
+	if sum.Contacts != res.Contacts || sum.Trailer.SHA256 != res.SHA256 {
+		return res, sum, size, fmt.Errorf("demo: the decrypted export has %d contacts (sha256 %s), the export wrote %d (%s)",
+			sum.Contacts, sum.Trailer.SHA256, res.Contacts, res.SHA256)
+	}
+	return res, sum, size, nil
+}
+
+// countingWriter counts what is written to it.
+type countingWriter struct{ n int64 }
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += int64(len(p))
+	return len(p), nil
+}

@@ -2,7 +2,7 @@
 // stores, ingests contacts, reads a customer's history, shows statistics and runs a narrated
 // demo of the whole lifecycle. Run `contactstore help` for the commands.
 //
-// Exit status: 0 success, 1 failure, 2 usage error.
+// Exit status: 0 success, 1 failure, 2 usage error, 3 an export the transfer guard refused.
 package main
 
 import (
@@ -24,6 +24,8 @@ const (
 	exitOK    = 0
 	exitFail  = 1
 	exitUsage = 2
+	// exitRefused: the transfer guard refused an export (export, export --check).
+	exitRefused = 3
 )
 
 // env carries a command's streams, so that tests run commands in-process.
@@ -75,8 +77,12 @@ func usage(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
+	width := 0
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun contactstore COMMAND --help for a command's flags.")
 	fmt.Fprintln(w, "The root key is read from --key-file, else Argon2id of $CONTACTSTORE_PASSPHRASE if set,")

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -47,6 +48,21 @@ func TestScripts(t *testing.T) {
 				ts.Check(err)
 				if (found != "") != !neg {
 					ts.Fatalf("grepdir %s %q: found in %q", args[0], args[1], found)
+				}
+			},
+			// age-keygen FILE [VAR]: write a new age X25519 identity to FILE (as age-keygen
+			// does), print its recipient (age1…) and, with VAR, set $VAR to it.
+			"age-keygen": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 1 || len(args) > 2 {
+					ts.Fatalf("usage: age-keygen FILE [VAR]")
+				}
+				id, err := age.GenerateX25519Identity()
+				ts.Check(err)
+				r := id.Recipient().String()
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte("# public key: "+r+"\n"+id.String()+"\n"), 0o600))
+				fmt.Fprintln(ts.Stdout(), r)
+				if len(args) == 2 {
+					ts.Setenv(args[1], r)
 				}
 			},
 			// perm FILE MODE: the file's permission bits are MODE (octal).
