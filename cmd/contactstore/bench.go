@@ -9,18 +9,19 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"contactstore/bench"
 	"contactstore/internal/progress"
 )
 
 func init() {
-	register(command{name: "bench", summary: "measure ingest, expiry or export side by side with plain Pebble on generated contacts", run: cmdBench})
+	register(command{name: "bench", summary: "measure ingest, expiry or export (or all three) side by side with plain Pebble on generated contacts", run: cmdBench})
 }
 
 func cmdBench(e *env, args []string) int {
-	f := e.flags("bench", "[--scenario ingest|expiry|export] [--n N] [--seed S] [--json] [--report DIR]")
-	scenario := f.String("scenario", "ingest", "what to measure: ingest, expiry (N contacts that fall due together, among N/10 that stay), or export (one customer's N contacts, plain and age-encrypted)")
+	f := e.flags("bench", "[--scenario ingest|expiry|export|all] [--n N] [--seed S] [--json] [--report DIR]")
+	scenario := f.String("scenario", "ingest", "what to measure: ingest, expiry (N contacts that fall due together, among N/10 that stay), or export (one customer's N contacts, plain and age-encrypted), or all (ingest, expiry and export in turn, at N each, default 100,000, with one report)")
 	n := f.Int("n", 100000, "contacts to generate (expiry: contacts that fall due together, default 1000000)")
 	seed := f.Int64("seed", 1, "workload seed")
 	customers := f.Int("customers", 0, "customers (default N/20; expiry: (N + N/10)/20)")
@@ -35,7 +36,7 @@ func cmdBench(e *env, args []string) int {
 	rounds := f.Int("rounds", bench.DefaultExportRounds, "export: exports per peer (the report gives the median time and the highest memory)")
 	dir := f.String("dir", "", "where the stores go (default: a temporary directory)")
 	asJSON := f.Bool("json", false, "print the results as JSON instead of Markdown")
-	report := f.String("report", "", "also write report.md and results.json into this directory")
+	report := f.String("report", "", "also write report.md (with the command line and the machine), charts (SVG) and results.json into this directory")
 	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *n < 1 || *rounds < 1 })
 	if !ok {
 		return code
@@ -60,10 +61,16 @@ func cmdBench(e *env, args []string) int {
 				return e.exitFor(errUsage(fmt.Sprintf("--%s does not apply to --scenario export", name)))
 			}
 		}
+	case "all":
+		// Each scenario runs its default peers; the other flags go to the scenarios they
+		// apply to.
+		if set["peers"] {
+			return e.exitFor(errUsage("--peers does not apply to --scenario all: run one scenario to choose its peers"))
+		}
 	default:
-		return e.exitFor(errUsage(fmt.Sprintf("--scenario %q: ingest or expiry or export", *scenario)))
+		return e.exitFor(errUsage(fmt.Sprintf("--scenario %q: ingest or expiry or export or all", *scenario)))
 	}
-	if *scenario != "export" && set["rounds"] {
+	if *scenario != "export" && *scenario != "all" && set["rounds"] {
 		return e.exitFor(errUsage("--rounds applies to --scenario export only"))
 	}
 	if *dir == "" {
@@ -75,66 +82,141 @@ func cmdBench(e *env, args []string) int {
 		*dir = tmp
 	}
 	ps := strings.Split(*peers, ",")
-	if *scenario == "export" {
-		cfg := bench.ExportConfig{N: *n, Seed: *seed, Batch: *batch, Rounds: *rounds, Dir: filepath.Join(*dir, "export")}
+	started := time.Now()
+	say := func(msg string) { e.infof("bench: %s", msg) }
+
+	runExport := func(n int) ([]bench.ExportResult, error) {
+		cfg := bench.ExportConfig{N: n, Seed: *seed, Batch: *batch, Rounds: *rounds, Dir: filepath.Join(*dir, "export")}
 		if set["peers"] {
 			cfg.Peers = ps
 		}
-		res, err := bench.RunExport(context.Background(), cfg, func(msg string) { e.infof("bench: %s", msg) })
-		if err != nil {
-			return e.fail(err)
-		}
-		return e.benchOutput(args, bench.ExportMarkdown(res), res, *asJSON, *report)
+		return bench.RunExport(context.Background(), cfg, say)
 	}
-	if *scenario == "expiry" {
+	runExpiry := func(n int) ([]bench.ExpiryResult, error) {
 		cfg := bench.ExpiryConfig{
-			Seed: *seed, Customers: *customers, Batch: *batch, Sync: !*noSync,
+			N: n, Seed: *seed, Customers: *customers, Batch: *batch, Sync: !*noSync,
 			Scale: *scale, Reference: *reference, Dir: filepath.Join(*dir, "expiry"),
 		}
-		if set["n"] {
-			cfg.N = *n
-		}
 		if set["peers"] {
 			cfg.Peers = ps
 		}
-		res, err := bench.RunExpiry(context.Background(), cfg, func(msg string) { e.infof("bench: %s", msg) })
+		return bench.RunExpiry(context.Background(), cfg, say)
+	}
+	runIngest := func(n int) ([]bench.Result, error) {
+		cfg := bench.Config{
+			N: n, Seed: *seed, Customers: *customers, Batch: *batch, Writers: *writers, Sync: !*noSync,
+			Dir: filepath.Join(*dir, "run"), Peers: ps,
+		}
+		if *scenario == "all" {
+			cfg.Peers = nil // the default peers
+		}
+		label := "bench"
+		if *scenario == "all" {
+			label = "bench ingest"
+		}
+		bar := progress.New(e.stderrFile, label, 0)
+		res, err := bench.RunIngest(context.Background(), cfg, func(done int) { bar.Update(0, int64(done)) })
+		bar.Done()
+		return res, err
+	}
+
+	out := benchOut{args: args, asJSON: *asJSON, report: *report, started: started}
+	switch *scenario {
+	case "export":
+		res, err := runExport(*n)
 		if err != nil {
 			return e.fail(err)
 		}
-		return e.benchOutput(args, bench.ExpiryMarkdown(res), res, *asJSON, *report)
+		return e.benchOutput(out, bench.ExportMarkdown(res), res, func() (bench.Section, error) { return bench.ExportSection(res) })
+	case "expiry":
+		en := 0 // the scenario's default
+		if set["n"] {
+			en = *n
+		}
+		res, err := runExpiry(en)
+		if err != nil {
+			return e.fail(err)
+		}
+		return e.benchOutput(out, bench.ExpiryMarkdown(res), res, func() (bench.Section, error) { return bench.ExpirySection(res) })
+	case "ingest":
+		res, err := runIngest(*n)
+		if err != nil {
+			return e.fail(err)
+		}
+		return e.benchOutput(out, bench.Markdown(res), res, func() (bench.Section, error) { return bench.IngestSection(res) })
 	}
-	bar := progress.New(e.stderrFile, "bench", 0)
-	res, err := bench.RunIngest(context.Background(), bench.Config{
-		N: *n, Seed: *seed, Customers: *customers, Batch: *batch, Writers: *writers, Sync: !*noSync,
-		Dir: filepath.Join(*dir, "run"), Peers: ps,
-	}, func(done int) { bar.Update(0, int64(done)) })
-	bar.Done()
-	if err != nil {
+
+	// --scenario all: ingest, expiry and export in turn, at N each (without --n:
+	// allDefaultN each, expiry's own default being much larger).
+	sn := *n
+	if !set["n"] {
+		sn = allDefaultN
+	}
+	var all struct {
+		Ingest []bench.Result       `json:"ingest"`
+		Expiry []bench.ExpiryResult `json:"expiry"`
+		Export []bench.ExportResult `json:"export"`
+	}
+	var err error
+	e.infof("bench: [1/3] ingest, N=%d", sn)
+	if all.Ingest, err = runIngest(sn); err != nil {
 		return e.fail(err)
 	}
-	return e.benchOutput(args, bench.Markdown(res), res, *asJSON, *report)
+	e.infof("bench: [2/3] expiry, N=%d", sn)
+	if all.Expiry, err = runExpiry(sn); err != nil {
+		return e.fail(err)
+	}
+	e.infof("bench: [3/3] export, N=%d", sn)
+	if all.Export, err = runExport(sn); err != nil {
+		return e.fail(err)
+	}
+	md := "## Ingest\n\n" + bench.Markdown(all.Ingest) +
+		"\n## Expiry\n\n" + bench.ExpiryMarkdown(all.Expiry) +
+		"\n## Export\n\n" + bench.ExportMarkdown(all.Export)
+	return e.benchOutput(out, md, all, func() (bench.Section, error) { return bench.IngestSection(all.Ingest) },
+		func() (bench.Section, error) { return bench.ExpirySection(all.Expiry) },
+		func() (bench.Section, error) { return bench.ExportSection(all.Export) })
 }
 
-// benchOutput prints a scenario's results (Markdown, or JSON with --json) and writes them
-// into the report directory if one is given.
-func (e *env) benchOutput(args []string, md string, res any, asJSON bool, report string) int {
+// allDefaultN is the number of contacts of each scenario of --scenario all without --n.
+const allDefaultN = 100_000
+
+// benchOut is how to present a run's results.
+type benchOut struct {
+	args    []string
+	asJSON  bool
+	report  string
+	started time.Time
+}
+
+// benchOutput prints a run's results (Markdown, or JSON with --json) and, if a report
+// directory is given, writes into it report.md (the command line, the machine, each
+// scenario's charts and tables), the charts (SVG) and results.json.
+func (e *env) benchOutput(o benchOut, md string, res any, sections ...func() (bench.Section, error)) int {
 	js, err := json.MarshalIndent(res, "", "  ")
 	if err != nil {
 		return e.fail(err)
 	}
-	if asJSON {
+	if o.asJSON {
 		fmt.Fprintln(e.stdout, string(js))
 	} else {
 		fmt.Fprint(e.stdout, md)
 	}
-	if report != "" {
-		if err := os.MkdirAll(report, 0o755); err != nil {
-			return e.fail(err)
+	if o.report != "" {
+		rep := bench.Report{
+			Command: "contactstore bench " + strings.Join(o.args, " "),
+			Machine: bench.ThisMachine(),
+			Started: o.started,
+			Elapsed: time.Since(o.started),
 		}
-		cmdline := "contactstore bench " + strings.Join(args, " ")
-		werr := errors.Join(
-			os.WriteFile(filepath.Join(report, "report.md"), []byte("# contactstore bench\n\n`"+cmdline+"`\n\n"+md), 0o644),
-			os.WriteFile(filepath.Join(report, "results.json"), js, 0o644))
+		for _, section := range sections {
+			s, err := section()
+			if err != nil {
+				return e.fail(err)
+			}
+			rep.Sections = append(rep.Sections, s)
+		}
+		werr := errors.Join(rep.Write(o.report), os.WriteFile(filepath.Join(o.report, "results.json"), js, 0o644))
 		if werr != nil {
 			return e.fail(werr)
 		}
