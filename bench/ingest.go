@@ -26,10 +26,10 @@ const (
 )
 
 // Peers lists every peer RunIngest knows, in the order it runs them.
-var Peers = []string{PeerStore, PeerPebbleDefault, PeerPebbleTuned, PeerPebbleTunedNoCompress}
+var Peers = append([]string{PeerStore, PeerPebbleDefault, PeerPebbleTuned, PeerPebbleTunedNoCompress}, SQLitePeers...)
 
 // DefaultPeers are the peers run when Config.Peers is empty.
-var DefaultPeers = []string{PeerStore, PeerPebbleDefault, PeerPebbleTuned}
+var DefaultPeers = []string{PeerStore, PeerPebbleDefault, PeerPebbleTuned, PeerSQLiteAESGCM}
 
 // Defaults applied by RunIngest to zero fields of Config.
 const (

@@ -38,6 +38,8 @@ func openPeer(name, dir string, sync bool) (peer, error) {
 		return openPebblePeer(dir, sync, func() *pebble.Options { return tunedOptions(true) })
 	case PeerPebbleTunedNoCompress:
 		return openPebblePeer(dir, sync, func() *pebble.Options { return tunedOptions(false) })
+	case PeerSQLiteAESGCM, PeerSQLitePlain, PeerSQLiteAESGCMRowid:
+		return openSQLitePeer(name, dir, sync)
 	}
 	return nil, fmt.Errorf("bench: unknown peer %q", name)
 }
