@@ -469,14 +469,29 @@ func (s *Store) recordDisclosure(cu *customer, o *ExportOptions, d TransferDecis
 		return err
 	}
 	defer clear(pt)
-	k := keys.Disclosure(cu.ps, uint64(now.UnixNano()))
-	sealed, err := crypto.SealCustomerData(&cu.key.DataKey, disclosurePurpose, pt, k)
-	if err != nil {
-		return err
-	}
 	s.gate.RLock() // an erasure of this customer must not interleave
 	defer s.gate.RUnlock()
 	if err := s.stillThere(cu); err != nil {
+		return err
+	}
+	// Two exports in the same instant (a coarse clock) must not share a key.
+	s.disclosureMu.Lock()
+	defer s.disclosureMu.Unlock()
+	t := uint64(now.UnixNano())
+	for {
+		_, closer, err := s.db.Get(keys.Disclosure(cu.ps, t))
+		if errors.Is(err, pebble.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			return wrapErr("export: recording the disclosure", err)
+		}
+		closer.Close()
+		t++
+	}
+	k := keys.Disclosure(cu.ps, t)
+	sealed, err := crypto.SealCustomerData(&cu.key.DataKey, disclosurePurpose, pt, k)
+	if err != nil {
 		return err
 	}
 	b := s.db.NewBatch()

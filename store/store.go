@@ -46,10 +46,11 @@ type Store struct {
 	// shard keys (erasure) hold it exclusively.
 	gate sync.RWMutex
 
-	policy    policyHolder
-	releasing []uint32   // buckets of hold releases a crash interrupted (Open finishes them)
-	expireMu  sync.Mutex // one expiry run or policy move at a time
-	holds     holdSet
+	policy       policyHolder
+	releasing    []uint32   // buckets of hold releases a crash interrupted (Open finishes them)
+	disclosureMu sync.Mutex // gives each disclosure record a key of its own
+	expireMu     sync.Mutex // one expiry run or policy move at a time
+	holds        holdSet
 
 	customers *customerCache
 	records   *recordKeyCache

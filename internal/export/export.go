@@ -99,10 +99,11 @@ func HeaderLine(h *Header) ([]byte, error) {
 // ContactLine encodes a contact (any value whose JSON form is an object) as its line, with
 // "type":"contact" first.
 func ContactLine(c any) ([]byte, error) {
-	b, err := json.Marshal(c)
+	b, err := line(c) // no HTML escaping, as in the header
 	if err != nil {
 		return nil, err
 	}
+	b = b[:len(b)-1] // the encoder's newline
 	if len(b) < 2 || b[0] != '{' {
 		return nil, errors.New("export: a contact must encode as a JSON object")
 	}
@@ -232,6 +233,10 @@ func Verify(r io.Reader, each func(contact []byte) error) (Summary, error) {
 			}
 			if got := hex.EncodeToString(h.Sum(nil)); got != s.Trailer.SHA256 {
 				return s, fmt.Errorf("line %d: the trailer's SHA-256 does not match the stream (%s)", lineNo, got)
+			}
+			// Byte for byte as a Writer writes it: no other member, spelling or order.
+			if want, err := line(&s.Trailer); err != nil || !bytes.Equal(want, l) {
+				return s, fmt.Errorf("line %d: the trailer is not in its canonical form", lineNo)
 			}
 			continue
 		default:
