@@ -41,8 +41,9 @@ func TestRunExportAllPeers(t *testing.T) {
 			t.Errorf("%s: %+v", r.Peer, r)
 		}
 		// The plain stream is the contacts' JSON plus a type field per line, a header and a
-		// trailer: a little more than the input.
-		if r.StreamBytes < r.InputBytes || r.StreamBytes > r.InputBytes+r.InputBytes/5+64<<10 {
+		// trailer, without HTML escaping (the input was measured with json.Marshal, which
+		// escapes <, > and &): about the input's size.
+		if r.StreamBytes < r.InputBytes*9/10 || r.StreamBytes > r.InputBytes+r.InputBytes/5+64<<10 {
 			t.Errorf("%s: stream of %d bytes for %d bytes of JSON", r.Peer, r.StreamBytes, r.InputBytes)
 		}
 		if r.Elapsed <= 0 || r.ContactsPerSec <= 0 || r.MBPerSec <= 0 || r.Mem.PeakHeapInuse < r.Mem.BaseHeapInuse || r.Mem.BaseHeapInuse == 0 {
