@@ -67,11 +67,37 @@ const ContactTagSize = 16
 // HMAC-SHA256(data key, id) truncated to 128 bits. It is keyed by the customer's data key,
 // so after an erasure nobody can link a tag to an id.
 func ContactTag(dataKey *Key, id string) [ContactTagSize]byte {
-	m := hmac.New(sha256.New, dataKey[:])
-	m.Write([]byte(labelContactID))
-	m.Write([]byte(id))
-	var sum [sha256.Size]byte
-	m.Sum(sum[:0])
+	// HMAC written out (RFC 2104, a key shorter than SHA-256's block is zero-padded): the
+	// same output as crypto/hmac without its per-call allocations and state set-up, since
+	// this runs once per ingested contact.
+	const bs = sha256.BlockSize
+	const _ = uint(bs - KeySize) // the key fits one block: no pre-hashing
+	var buf [bs + len(labelContactID) + 64]byte
+	msg := buf[:0]
+	if n := bs + len(labelContactID) + len(id); n > len(buf) {
+		msg = make([]byte, 0, n)
+	}
+	msg = msg[:bs]
+	for i := range bs {
+		msg[i] = 0x36
+	}
+	for i, k := range dataKey {
+		msg[i] ^= k
+	}
+	msg = append(msg, labelContactID...)
+	msg = append(msg, id...)
+	inner := sha256.Sum256(msg)
+	var outer [bs + sha256.Size]byte
+	for i := range bs {
+		outer[i] = 0x5c
+	}
+	for i, k := range dataKey {
+		outer[i] ^= k
+	}
+	copy(outer[bs:], inner[:])
+	sum := sha256.Sum256(outer[:])
+	clear(msg[:bs]) // the key-derived pad, wherever msg lives
+	clear(outer[:bs])
 	var t [ContactTagSize]byte
 	copy(t[:], sum[:])
 	return t

@@ -169,33 +169,47 @@ func (c *counterSet) addContact(channel byte, t time.Time, rating int, sign int6
 }
 
 func (c *counterSet) apply(b *pebble.Batch) error {
+	return c.each(func(k, v []byte) error { return b.Merge(k, v, nil) })
+}
+
+// appendOps appends the counters' merges to ops, for a batch written in key order.
+func (c *counterSet) appendOps(ops []batchOp) []batchOp {
+	_ = c.each(func(k, v []byte) error {
+		ops = append(ops, batchOp{kind: opMerge, key: k, val: v})
+		return nil
+	})
+	return ops
+}
+
+// each calls merge with every counter's key and operand.
+func (c *counterSet) each(merge func(k, v []byte) error) error {
 	if c.totals[0] != 0 || c.totals[1] != 0 {
-		if err := b.Merge(totalsKey, encodeCounters(c.totals), nil); err != nil {
+		if err := merge(totalsKey, encodeCounters(c.totals)); err != nil {
 			return err
 		}
 	}
 	for k, v := range c.rating {
-		if err := b.Merge(ratingKey(k.channel, k.month), encodeCounters(v), nil); err != nil {
+		if err := merge(ratingKey(k.channel, k.month), encodeCounters(v)); err != nil {
 			return err
 		}
 	}
 	for p, n := range c.customers {
 		if n != 0 {
-			if err := b.Merge(customerCountKey(p), encodeCounters([]int64{n}), nil); err != nil {
+			if err := merge(customerCountKey(p), encodeCounters([]int64{n})); err != nil {
 				return err
 			}
 		}
 	}
 	for bk, n := range c.buckets {
 		if n != 0 {
-			if err := b.Merge(bucketCountKey(bk), encodeCounters([]int64{n}), nil); err != nil {
+			if err := merge(bucketCountKey(bk), encodeCounters([]int64{n})); err != nil {
 				return err
 			}
 		}
 	}
 	for m, n := range c.members {
 		if n != 0 {
-			if err := b.Merge(keys.Bucket(m.prefix, m.bucket), encodeCounters([]int64{n}), nil); err != nil {
+			if err := merge(keys.Bucket(m.prefix, m.bucket), encodeCounters([]int64{n})); err != nil {
 				return err
 			}
 		}
