@@ -20,7 +20,7 @@ func init() {
 }
 
 func cmdBench(e *env, args []string) int {
-	f := e.flags("bench", "[--scenario ingest|expiry|export|all] [--n N] [--seed S] [--json] [--report DIR]")
+	f := e.flags("bench", "[--scenario ingest|expiry|export|get|erase|all] [--n N] [--seed S] [--json] [--report DIR]")
 	scenario := f.String("scenario", "ingest", "what to measure: ingest, expiry (N contacts that fall due together, among N/10 that stay), or export (one customer's N contacts, plain and age-encrypted), or all (ingest, expiry and export in turn, at N each, default 100,000, with one report)")
 	n := f.Int("n", 100000, "contacts to generate (expiry: contacts that fall due together, default 1000000)")
 	seed := f.Int64("seed", 1, "workload seed")
@@ -34,6 +34,8 @@ func cmdBench(e *env, args []string) int {
 	scale := f.Bool("scale", true, "expiry: also run with N/10 contacts, to show how the costs grow with N")
 	reference := f.Bool("reference", true, "expiry: also load the live contacts alone, to measure the live data's size")
 	rounds := f.Int("rounds", bench.DefaultExportRounds, "export: exports per peer (the report gives the median time and the highest memory)")
+	lookups := f.Int("lookups", bench.DefaultGetLookups, "get: random customers whose whole history is read")
+	erasures := f.Int("erasures", bench.DefaultEraseM, "erase: random customers erased one after the other")
 	dir := f.String("dir", "", "where the stores go (default: a temporary directory)")
 	asJSON := f.Bool("json", false, "print the results as JSON instead of Markdown")
 	report := f.String("report", "", "also write report.md (with the command line and the machine), charts (SVG) and results.json into this directory")
@@ -61,6 +63,12 @@ func cmdBench(e *env, args []string) int {
 				return e.exitFor(errUsage(fmt.Sprintf("--%s does not apply to --scenario export", name)))
 			}
 		}
+	case "get", "erase":
+		for _, name := range []string{"writers", "no-sync", "scale", "reference", "peers"} {
+			if set[name] {
+				return e.exitFor(errUsage(fmt.Sprintf("--%s does not apply to --scenario %s", name, *scenario)))
+			}
+		}
 	case "all":
 		// Each scenario runs its default peers; the other flags go to the scenarios they
 		// apply to.
@@ -68,7 +76,7 @@ func cmdBench(e *env, args []string) int {
 			return e.exitFor(errUsage("--peers does not apply to --scenario all: run one scenario to choose its peers"))
 		}
 	default:
-		return e.exitFor(errUsage(fmt.Sprintf("--scenario %q: ingest or expiry or export or all", *scenario)))
+		return e.exitFor(errUsage(fmt.Sprintf("--scenario %q: ingest or expiry or export or all (or get, erase)", *scenario)))
 	}
 	if *scenario != "export" && *scenario != "all" && set["rounds"] {
 		return e.exitFor(errUsage("--rounds applies to --scenario export only"))
@@ -122,6 +130,24 @@ func cmdBench(e *env, args []string) int {
 
 	out := benchOut{args: args, asJSON: *asJSON, report: *report, started: started}
 	switch *scenario {
+	case "get":
+		res, err := bench.RunGet(context.Background(), bench.GetConfig{N: *n, Customers: *customers, Seed: *seed, Lookups: *lookups, Batch: *batch, Dir: filepath.Join(*dir, "get")}, say)
+		if err != nil {
+			return e.fail(err)
+		}
+		md := bench.GetMarkdown(res)
+		return e.benchOutput(out, md, res, func() (bench.Section, error) {
+			return bench.Section{Scenario: "get", Title: "Get: one customer's whole history", Markdown: md}, nil
+		})
+	case "erase":
+		res, err := bench.RunErase(context.Background(), bench.EraseConfig{N: *n, Customers: *customers, Seed: *seed, M: *erasures, Batch: *batch, Dir: filepath.Join(*dir, "erase")}, say)
+		if err != nil {
+			return e.fail(err)
+		}
+		md := bench.EraseMarkdown(res)
+		return e.benchOutput(out, md, res, func() (bench.Section, error) {
+			return bench.Section{Scenario: "erase", Title: "Erasure latency", Markdown: md}, nil
+		})
 	case "export":
 		res, err := runExport(*n)
 		if err != nil {
