@@ -181,6 +181,99 @@ func ExportCharts(results []ExportResult) ([]Chart, error) {
 }
 
 // series is one kind of bar: one value per category, one colour, one legend entry.
+// GetCharts draws the get results: the latency of reading one customer's whole history
+// (p50, p99, max) per peer, and the throughput in customers/s and contacts/s.
+func GetCharts(results []GetResult) ([]Chart, error) {
+	if len(results) == 0 {
+		return nil, nil
+	}
+	r0 := results[0]
+	setup := fmt.Sprintf("%s random customers of %s contacts (%s customers)",
+		thousands(float64(r0.Latency.Ops)), thousands(float64(r0.N)), thousands(float64(r0.Customers)))
+	peers := make([]string, len(results))
+	custRate, contRate := make([]float64, len(results)), make([]float64, len(results))
+	lats := make([]LatencyStats, len(results))
+	for i, r := range results {
+		peers[i] = r.Peer
+		custRate[i], contRate[i] = r.Latency.OpsPerSec, r.ContactsPerSec
+		lats[i] = r.Latency
+	}
+	lat, err := latencyChart("get-latency.svg", "Get: latency of one customer's whole history (lower is better)\n"+setup,
+		"latency per customer (ms)", peers, lats)
+	if err != nil {
+		return nil, err
+	}
+	tp, err := barChart(barSpec{
+		file:       "get-throughput.svg",
+		title:      "Get throughput (higher is better)\n" + setup,
+		axis:       "per second",
+		categories: peers,
+		series:     []series{{"customers/s", custRate}, {"contacts/s", contRate}},
+		label:      func(v float64) string { return thousands(v) + "/s" },
+		tick:       thousands,
+		autoLog:    true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []Chart{lat, tp}, nil
+}
+
+// EraseCharts draws the erase results: the latency of erasing one customer (p50, p99,
+// max) per peer, and the throughput in erasures/s.
+func EraseCharts(results []EraseResult) ([]Chart, error) {
+	if len(results) == 0 {
+		return nil, nil
+	}
+	r0 := results[0]
+	setup := fmt.Sprintf("%s random customers (%s contacts) of %s contacts (%s customers)",
+		thousands(float64(r0.Erased)), thousands(float64(r0.Contacts)), thousands(float64(r0.N)), thousands(float64(r0.Customers)))
+	peers := make([]string, len(results))
+	rate := make([]float64, len(results))
+	lats := make([]LatencyStats, len(results))
+	for i, r := range results {
+		peers[i] = r.Peer
+		rate[i] = r.Latency.OpsPerSec
+		lats[i] = r.Latency
+	}
+	lat, err := latencyChart("erase-latency.svg", "Erase: latency of erasing one customer (lower is better)\n"+setup,
+		"latency per erasure (ms)", peers, lats)
+	if err != nil {
+		return nil, err
+	}
+	tp, err := barChart(barSpec{
+		file:       "erase-throughput.svg",
+		title:      "Erase throughput, one after the other (higher is better)\n" + setup,
+		axis:       "erasures/s",
+		categories: peers,
+		series:     []series{{"erasures/s", rate}},
+		label:      func(v float64) string { return thousands(v) + "/s" },
+		tick:       thousands,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []Chart{lat, tp}, nil
+}
+
+// latencyChart draws p50, p99 and max per peer, on a log scale when they span widely.
+func latencyChart(file, title, axis string, peers []string, lats []LatencyStats) (Chart, error) {
+	p50, p99, mx := make([]float64, len(lats)), make([]float64, len(lats)), make([]float64, len(lats))
+	for i, l := range lats {
+		p50[i], p99[i], mx[i] = ms(l.P50), ms(l.P99), ms(l.Max)
+	}
+	return barChart(barSpec{
+		file:       file,
+		title:      title,
+		axis:       axis,
+		categories: peers,
+		series:     []series{{"p50", p50}, {"p99", p99}, {"max", mx}},
+		label:      msLabel,
+		tick:       number,
+		autoLog:    true,
+	})
+}
+
 type series struct {
 	name   string
 	values []float64

@@ -180,6 +180,8 @@ func TestChartsEdgeCases(t *testing.T) {
 		func() ([]Chart, error) { return IngestCharts(nil) },
 		func() ([]Chart, error) { return ExpiryCharts(nil) },
 		func() ([]Chart, error) { return ExportCharts(nil) },
+		func() ([]Chart, error) { return GetCharts(nil) },
+		func() ([]Chart, error) { return EraseCharts(nil) },
 	} {
 		if cs, err := fn(); err != nil || len(cs) != 0 {
 			t.Errorf("no results: %d charts, %v", len(cs), err)
@@ -270,5 +272,91 @@ func TestChartsOfARealRun(t *testing.T) {
 				t.Errorf("%s: no %s", c.File, p)
 			}
 		}
+	}
+}
+
+func chartGetResults() []GetResult {
+	return []GetResult{
+		{Peer: "contactstore", N: 1000, Customers: 50, Contacts: 400, ContactsPerSec: 52000,
+			Latency: LatencyStats{Ops: 20, P50: 2 * time.Millisecond, P99: 9 * time.Millisecond, Max: 15 * time.Millisecond, OpsPerSec: 410}},
+		{Peer: "pebble-tuned-nocompress", N: 1000, Customers: 50, Contacts: 400, ContactsPerSec: 180000,
+			Latency: LatencyStats{Ops: 20, P50: 600 * time.Microsecond, P99: 3 * time.Millisecond, Max: 4 * time.Millisecond, OpsPerSec: 1450}},
+	}
+}
+
+func chartEraseResults() []EraseResult {
+	return []EraseResult{
+		{Peer: "contactstore", N: 1000, Customers: 50, Erased: 10, Contacts: 230,
+			Latency: LatencyStats{Ops: 10, P50: 7 * time.Millisecond, P99: 22 * time.Millisecond, Max: 25 * time.Millisecond, OpsPerSec: 120}},
+		{Peer: "pebble-tuned-nocompress", N: 1000, Customers: 50, Erased: 10, Contacts: 230,
+			Latency: LatencyStats{Ops: 10, P50: 3 * time.Millisecond, P99: 5 * time.Millisecond, Max: 6 * time.Millisecond, OpsPerSec: 310}},
+	}
+}
+
+// TestGetEraseCharts checks the get and erase charts and sections: files, well-formed
+// deterministic SVG, every peer and the values with their units, and the sections' parts.
+func TestGetEraseCharts(t *testing.T) {
+	draw := func() []Chart {
+		g, err := GetCharts(chartGetResults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := EraseCharts(chartEraseResults())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return append(g, e...)
+	}
+	a, b := draw(), draw()
+	want := []struct {
+		file  string
+		texts []string
+	}{
+		{"get-latency.svg", []string{"p50", "p99", "max", "600 µs", "2 ms", "15 ms", "latency per customer (ms)", "20 random customers of 1,000 contacts"}},
+		{"get-throughput.svg", []string{"customers/s", "contacts/s", "410/s", "180,000/s"}},
+		{"erase-latency.svg", []string{"p50", "p99", "max", "7 ms", "25 ms", "latency per erasure (ms)", "10 random customers (230 contacts)"}},
+		{"erase-throughput.svg", []string{"erasures/s", "120/s", "310/s"}},
+	}
+	if len(a) != len(want) {
+		t.Fatalf("%d charts, want %d", len(a), len(want))
+	}
+	for i, c := range a {
+		if c.File != want[i].file {
+			t.Errorf("chart %d: file %q, want %q", i, c.File, want[i].file)
+		}
+		if !bytes.Equal(c.SVG, b[i].SVG) {
+			t.Errorf("%s: two drawings of the same results differ", c.File)
+		}
+		if c.Title == "" || strings.Contains(c.Title, "\n") {
+			t.Errorf("%s: title %q", c.File, c.Title)
+		}
+		text := svgText(t, c.File, c.SVG)
+		for _, w := range append([]string{"contactstore\n", "pebble-tuned-nocompress\n"}, want[i].texts...) {
+			if !strings.Contains(text, w) {
+				t.Errorf("%s: %q missing from the text:\n%s", c.File, w, text)
+			}
+		}
+	}
+	// Other latencies give another latency chart.
+	rs := chartGetResults()
+	rs[0].Latency.P99 = 11 * time.Millisecond
+	c, err := GetCharts(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(c[0].SVG, a[0].SVG) {
+		t.Error("different latencies, same chart")
+	}
+	if !bytes.Equal(c[1].SVG, a[1].SVG) {
+		t.Error("same throughput, different throughput chart")
+	}
+
+	gs, err := GetSection(chartGetResults())
+	if err != nil || gs.Scenario != "get" || len(gs.Charts) != 2 || !strings.Contains(gs.Markdown, "| peer | customers/s |") {
+		t.Errorf("get section: %+v, %v", gs, err)
+	}
+	es, err := EraseSection(chartEraseResults())
+	if err != nil || es.Scenario != "erase" || len(es.Charts) != 2 || !strings.Contains(es.Markdown, "| peer | erasures/s |") {
+		t.Errorf("erase section: %+v, %v", es, err)
 	}
 }

@@ -48,11 +48,17 @@ import (
 //     under customer "/" time "/" id; one iterator over the customer's range writes a header,
 //     one JSON line per value and a trailer, hashing every line as the store does. This is
 //     the cost of the stream alone: no decryption, no decompression, no decoding, no guard.
+//   - "sqlite-aesgcm": the SQLite peer of the ingest scenario (see sqlite.go: one WITHOUT
+//     ROWID table keyed by HMAC pseudonyms of customer and id and the time, each value
+//     json.Marshal(contact) sealed with AES-256-GCM); one query over the customer's
+//     primary-key range in time order, each value opened and written as a JSON line and
+//     hashed, header and trailer as the Pebble peer. Loaded in the same batches without
+//     fsync (synchronous=NORMAL), then settled with PRAGMA wal_checkpoint(TRUNCATE).
 //
 // Before the measured rounds every peer's stream is checked once (which also warms the
 // caches): the store's plain stream, and its age stream after decryption, pass export.Verify
-// with N contacts in time order whose ids are the generated ones; the Pebble scan yields the
-// N generated ids.
+// with N contacts in time order whose ids are the generated ones; the Pebble and SQLite
+// streams pass export.Verify with the N generated ids (SQLite's in time order too).
 //
 // Memory is sampled every 5 ms from a baseline taken after a GC: the heap in use (spans
 // holding objects, garbage included: what the process needs from the Go heap), the live heap
@@ -65,10 +71,10 @@ import (
 const PeerStoreAge = "contactstore-age"
 
 // ExportPeers lists the peers RunExport knows.
-var ExportPeers = []string{PeerStore, PeerStoreAge, PeerPebbleTunedNoCompress, PeerPebbleTuned}
+var ExportPeers = []string{PeerStore, PeerStoreAge, PeerPebbleTunedNoCompress, PeerPebbleTuned, PeerSQLiteAESGCM}
 
 // DefaultExportPeers are the peers run when ExportConfig.Peers is empty.
-var DefaultExportPeers = []string{PeerStore, PeerStoreAge, PeerPebbleTunedNoCompress}
+var DefaultExportPeers = []string{PeerStore, PeerStoreAge, PeerPebbleTunedNoCompress, PeerSQLiteAESGCM}
 
 // Defaults of the export scenario.
 const (
@@ -391,12 +397,16 @@ func RunExport(ctx context.Context, cfg ExportConfig, progress func(msg string))
 	var (
 		st  *exportStore
 		pbs = map[string]*pebblePeer{}
+		sqs = map[string]*sqlitePeer{}
 	)
 	defer func() {
 		if st != nil && st.s != nil {
 			st.s.Close()
 		}
 		for _, p := range pbs {
+			p.close()
+		}
+		for _, p := range sqs {
 			p.close()
 		}
 		if !cfg.Keep {
@@ -418,6 +428,10 @@ func RunExport(ctx context.Context, cfg ExportConfig, progress func(msg string))
 					return nil, fmt.Errorf("bench: %s: %w", PeerStore, err)
 				}
 			}
+		case PeerSQLiteAESGCM:
+			if sqs[p], err = openSQLitePeer(p, dirOf(p), false); err != nil {
+				return nil, fmt.Errorf("bench: %s: %w", p, err)
+			}
 		default:
 			po := func() *pebble.Options { return tunedOptions(p == PeerPebbleTuned) }
 			if pbs[p], err = openPebblePeer(dirOf(p), false, po); err != nil {
@@ -425,7 +439,7 @@ func RunExport(ctx context.Context, cfg ExportConfig, progress func(msg string))
 			}
 		}
 	}
-	data, err := loadExport(ctx, cfg, st, pbs)
+	data, err := loadExport(ctx, cfg, st, pbs, sqs)
 	if err != nil {
 		return nil, err
 	}
@@ -460,6 +474,8 @@ func RunExport(ctx context.Context, cfg ExportConfig, progress func(msg string))
 			results[i].Verified, err = verifyStoreExport(ctx, st.s, data, nil)
 		case PeerStoreAge:
 			results[i].Verified, err = verifyStoreExport(ctx, st.s, data, ident)
+		case PeerSQLiteAESGCM:
+			results[i].Verified, err = verifyStreamExport(ctx, sqs[p].export, data, true)
 		default:
 			results[i].Verified, err = verifyPebbleExport(ctx, pbs[p].db, data)
 		}
@@ -492,6 +508,8 @@ func RunExport(ctx context.Context, cfg ExportConfig, progress func(msg string))
 				var res store.ExportResult
 				res, err = st.s.Export(ctx, data.customer, w, o)
 				contacts, stream = res.Contacts, res.Bytes
+			case PeerSQLiteAESGCM:
+				contacts, stream, _, err = sqs[p].export(ctx, data.customer, w)
 			default:
 				contacts, stream, _, err = PebbleExport(ctx, pbs[p].db, data.customer, w)
 			}
@@ -537,6 +555,9 @@ func exportMethod(peer string) string {
 		return storeM
 	case PeerStoreAge:
 		return storeM + "; the stream encrypted to one age X25519 recipient (ChaCha20-Poly1305, 64 KiB chunks)"
+	case PeerSQLiteAESGCM:
+		return "SQLite (modernc.org/sqlite, WAL), one WITHOUT ROWID table keyed by HMAC pseudonyms of customer and id and the time, each value json.Marshal(contact) sealed with AES-256-GCM: " +
+			"one query over the customer's primary-key range in time order, each value opened, written as a JSON line and hashed (SHA-256), header and trailer"
 	case PeerPebbleTuned:
 		return "plain Pebble with the store's options but Snappy blocks, json.Marshal(contact) stored under customer/time/id: " +
 			"one iterator over the customer's range, each value written as a JSON line and hashed (SHA-256), header and trailer"
@@ -576,8 +597,9 @@ func median(d []time.Duration) time.Duration {
 
 // loadExport generates cfg.N contacts of one customer and writes them to the store (if st
 // is set) and to each Pebble peer, in batches without fsync, then settles everyone and
-// reopens the store with fsync on, as in production.
-func loadExport(ctx context.Context, cfg ExportConfig, st *exportStore, pbs map[string]*pebblePeer) (*exportData, error) {
+// reopens the store with fsync on, as in production. The SQLite peers (sqs) are loaded the
+// same way and settled with a WAL checkpoint; they stay open.
+func loadExport(ctx context.Context, cfg ExportConfig, st *exportStore, pbs map[string]*pebblePeer, sqs map[string]*sqlitePeer) (*exportData, error) {
 	g := workload.New(workload.Config{Seed: cfg.Seed, Customers: 1, WithIDs: true, Count: cfg.N})
 	d := &exportData{}
 	batch := make([]store.Contact, 0, cfg.Batch)
@@ -595,6 +617,11 @@ func loadExport(ctx context.Context, cfg ExportConfig, st *exportStore, pbs map[
 			}
 		}
 		for name, p := range pbs {
+			if err := p.put(ctx, batch); err != nil {
+				return fmt.Errorf("bench: %s: loading: %w", name, err)
+			}
+		}
+		for name, p := range sqs {
 			if err := p.put(ctx, batch); err != nil {
 				return fmt.Errorf("bench: %s: loading: %w", name, err)
 			}
@@ -636,6 +663,11 @@ func loadExport(ctx context.Context, cfg ExportConfig, st *exportStore, pbs map[
 		}
 		if err := WaitQuiet(ctx, PebbleIdle(p.db)); err != nil {
 			return nil, err
+		}
+	}
+	for name, p := range sqs {
+		if err := p.checkpoint(ctx); err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", name, err)
 		}
 	}
 	if st != nil {
@@ -749,19 +781,43 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // verifyPebbleExport runs PebbleExport into export.Verify and checks the ids.
 func verifyPebbleExport(ctx context.Context, db *pebble.DB, d *exportData) (string, error) {
+	return verifyStreamExport(ctx, func(ctx context.Context, customer string, w io.Writer) (int64, int64, string, error) {
+		return PebbleExport(ctx, db, customer, w)
+	}, d, false)
+}
+
+// verifyStreamExport runs a peer's export (PebbleExport or a SQLite peer's) into
+// export.Verify and checks the ids, the customer, and with inOrder the time order.
+func verifyStreamExport(ctx context.Context, exp func(ctx context.Context, customer string, w io.Writer) (contacts, written int64, digest string, err error),
+	d *exportData, inOrder bool) (string, error) {
 	var buf bytes.Buffer
-	n, _, sum, err := PebbleExport(ctx, db, d.customer, &buf)
+	n, written, sum, err := exp(ctx, d.customer, &buf)
 	if err != nil {
 		return "", err
 	}
-	var ids uint64
+	if written != int64(buf.Len()) {
+		return "", fmt.Errorf("the export says %d bytes, wrote %d", written, buf.Len())
+	}
+	var (
+		ids  uint64
+		last time.Time
+	)
 	s, err := export.Verify(&buf, func(line []byte) error {
 		var c struct {
-			ID string `json:"id"`
+			ID       string    `json:"id"`
+			Customer string    `json:"customer"`
+			Time     time.Time `json:"time"`
 		}
 		if err := json.Unmarshal(line, &c); err != nil {
 			return err
 		}
+		if c.Customer != d.customer {
+			return errors.New("a contact of another customer")
+		}
+		if inOrder && c.Time.Before(last) {
+			return errors.New("contacts out of time order")
+		}
+		last = c.Time
 		ids += idHash(c.ID)
 		return nil
 	})
@@ -771,7 +827,11 @@ func verifyPebbleExport(ctx context.Context, db *pebble.DB, d *exportData) (stri
 	if n != d.n || s.Contacts != d.n || ids != d.idSum || s.Trailer.SHA256 != sum {
 		return "", fmt.Errorf("the scan yields %d contacts (want %d), ids match %v", n, d.n, ids == d.idSum)
 	}
-	return fmt.Sprintf("the stream passes export.Verify with %s contacts, exactly the generated ids", thousands(float64(d.n))), nil
+	what := ""
+	if inOrder {
+		what = " in time order"
+	}
+	return fmt.Sprintf("the stream passes export.Verify with %s contacts%s, exactly the generated ids", thousands(float64(d.n)), what), nil
 }
 
 // PebbleExport is the plain-Pebble peer's export: one iterator over the customer's keys

@@ -3,10 +3,14 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +36,7 @@ func TestRunExportAllPeers(t *testing.T) {
 	if len(res) != len(ExportPeers) {
 		t.Fatalf("%d results, want %d", len(res), len(ExportPeers))
 	}
-	var plain, sealed, raw ExportResult
+	var plain, sealed, raw, sq ExportResult
 	for i, r := range res {
 		if r.Peer != ExportPeers[i] {
 			t.Errorf("result %d is %s, want %s", i, r.Peer, ExportPeers[i])
@@ -63,7 +67,13 @@ func TestRunExportAllPeers(t *testing.T) {
 			sealed = r
 		case PeerPebbleTunedNoCompress:
 			raw = r
+		case PeerSQLiteAESGCM:
+			sq = r
 		}
+	}
+	if sq.Peer == "" || sq.OutBytes != sq.StreamBytes || sq.Disk <= 0 || !strings.Contains(sq.Verified, "1,000 contacts in time order") ||
+		!strings.Contains(sq.Method, "AES-256-GCM") {
+		t.Errorf("sqlite-aesgcm: %+v", sq)
 	}
 	// age adds a header and 16 bytes per 64 KiB chunk: the ciphertext is larger than the
 	// plain stream, by little; the plain exports write the stream itself.
@@ -242,5 +252,77 @@ func TestExportWatchMemory(t *testing.T) {
 	b := MemPeak{BaseHeapInuse: 40, PeakHeapInuse: 60, BaseRSS: 50, PeakRSS: 90, GCs: 3}
 	if got := a.Max(b); got.HeapInuse() != 40 || got.BaseHeapInuse != 10 || got.RSS() != 40 || got.BaseRSS != 50 || got.Allocs != 7 || got.GCs != 3 {
 		t.Errorf("Max: %+v", got)
+	}
+}
+
+// TestVerifyStreamExport checks that the check of the Pebble and SQLite streams rejects a
+// stream missing a contact, one with a contact of another customer, one out of time order
+// and one whose byte count is wrong, and accepts the true stream.
+func TestVerifyStreamExport(t *testing.T) {
+	ctx := context.Background()
+	sq, err := openSQLitePeer(PeerSQLiteAESGCM, filepath.Join(t.TempDir(), "sq"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sq.close()
+	contacts, _, err := Generate(ctx, 7, 50, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sq.put(ctx, contacts); err != nil {
+		t.Fatal(err)
+	}
+	d := &exportData{customer: contacts[0].Customer, n: int64(len(contacts))}
+	for _, c := range contacts {
+		d.idSum += idHash(c.ID)
+	}
+	if v, err := verifyStreamExport(ctx, sq.export, d, true); err != nil || !strings.Contains(v, "50 contacts in time order") {
+		t.Fatalf("true stream: %q, %v", v, err)
+	}
+	// A stream whose contact lines edit rewrites; the trailer is recomputed so that only
+	// the edit is wrong.
+	rewrite := func(edit func(lines [][]byte) [][]byte) func(context.Context, string, io.Writer) (int64, int64, string, error) {
+		return func(ctx context.Context, customer string, w io.Writer) (int64, int64, string, error) {
+			var buf bytes.Buffer
+			if _, _, _, err := sq.export(ctx, customer, &buf); err != nil {
+				return 0, 0, "", err
+			}
+			lines := bytes.SplitAfter(buf.Bytes(), []byte("\n"))
+			hdr, body := lines[0], edit(slices.Clone(lines[1:len(lines)-2])) // the trailer and the empty tail dropped
+			h := sha256.New()
+			var out bytes.Buffer
+			for _, l := range append([][]byte{hdr}, body...) {
+				h.Write(l)
+				out.Write(l)
+			}
+			digest := hex.EncodeToString(h.Sum(nil))
+			tr, _ := json.Marshal(export.Trailer{Type: export.TypeTrailer, Contacts: int64(len(body)), SHA256: digest})
+			out.Write(append(tr, '\n'))
+			written, err := w.Write(out.Bytes())
+			return int64(len(body)), int64(written), digest, err
+		}
+	}
+	if _, err := verifyStreamExport(ctx, rewrite(func(l [][]byte) [][]byte { return l }), d, true); err != nil {
+		t.Fatalf("the unedited rewrite: %v", err)
+	}
+	bad := map[string]func(context.Context, string, io.Writer) (int64, int64, string, error){
+		"missing": rewrite(func(l [][]byte) [][]byte { return slices.Delete(l, 3, 4) }),
+		"other customer": rewrite(func(l [][]byte) [][]byte {
+			l[3] = bytes.Replace(l[3], []byte(d.customer), []byte("someone-else"), 1)
+			return l
+		}),
+		"out of order": rewrite(func(l [][]byte) [][]byte {
+			l[3], l[40] = l[40], l[3]
+			return l
+		}),
+		"byte count": func(ctx context.Context, customer string, w io.Writer) (int64, int64, string, error) {
+			c, n, dg, err := sq.export(ctx, customer, w)
+			return c, n + 1, dg, err
+		},
+	}
+	for name, exp := range bad {
+		if _, err := verifyStreamExport(ctx, exp, d, true); err == nil {
+			t.Errorf("%s: the check passed", name)
+		}
 	}
 }

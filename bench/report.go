@@ -48,6 +48,18 @@ func ExpirySection(results []ExpiryResult) (Section, error) {
 	return Section{Scenario: "expiry", Title: "Expiry", Markdown: ExpiryMarkdown(results), Charts: charts}, err
 }
 
+// GetSection is the get scenario's section: GetMarkdown and GetCharts.
+func GetSection(results []GetResult) (Section, error) {
+	charts, err := GetCharts(results)
+	return Section{Scenario: "get", Title: "Get: one customer's whole history", Markdown: GetMarkdown(results), Charts: charts}, err
+}
+
+// EraseSection is the erase scenario's section: EraseMarkdown and EraseCharts.
+func EraseSection(results []EraseResult) (Section, error) {
+	charts, err := EraseCharts(results)
+	return Section{Scenario: "erase", Title: "Erasure latency", Markdown: EraseMarkdown(results), Charts: charts}, err
+}
+
 // ExportSection returns the report section of export results.
 func ExportSection(results []ExportResult) (Section, error) {
 	charts, err := ExportCharts(results)

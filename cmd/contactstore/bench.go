@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "measure ingest, expiry or export (or all three) side by side with plain Pebble on generated contacts", run: cmdBench})
+	register(command{name: "bench", summary: "measure ingest, expiry, export, get or erase (or the first three together) side by side with plain Pebble and SQLite on generated contacts", run: cmdBench})
 }
 
 func cmdBench(e *env, args []string) int {
@@ -136,18 +136,14 @@ func cmdBench(e *env, args []string) int {
 			return e.fail(err)
 		}
 		md := bench.GetMarkdown(res)
-		return e.benchOutput(out, md, res, func() (bench.Section, error) {
-			return bench.Section{Scenario: "get", Title: "Get: one customer's whole history", Markdown: md}, nil
-		})
+		return e.benchOutput(out, md, res, func() (bench.Section, error) { return bench.GetSection(res) })
 	case "erase":
 		res, err := bench.RunErase(context.Background(), bench.EraseConfig{N: *n, Customers: *customers, Seed: *seed, M: *erasures, Batch: *batch, Dir: filepath.Join(*dir, "erase")}, say)
 		if err != nil {
 			return e.fail(err)
 		}
 		md := bench.EraseMarkdown(res)
-		return e.benchOutput(out, md, res, func() (bench.Section, error) {
-			return bench.Section{Scenario: "erase", Title: "Erasure latency", Markdown: md}, nil
-		})
+		return e.benchOutput(out, md, res, func() (bench.Section, error) { return bench.EraseSection(res) })
 	case "export":
 		res, err := runExport(*n)
 		if err != nil {
