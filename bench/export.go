@@ -3,8 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -842,63 +840,93 @@ func verifyStreamExport(ctx context.Context, exp func(ctx context.Context, custo
 func PebbleExport(ctx context.Context, db *pebble.DB, customer string, w io.Writer) (contacts, written int64, digest string, err error) {
 	lo := []byte(customer + "/")
 	hi := []byte(customer + "0") // '0' follows '/'
-	h := sha256.New()
-	put := func(l []byte, hash bool) error {
-		if hash {
-			h.Write(l)
-		}
-		n, err := w.Write(l)
-		written += int64(n)
-		return err
-	}
-	hdr, err := json.Marshal(map[string]any{"type": export.TypeHeader, "format": export.Format, "customer": customer,
-		"recipient": exportRecipient, "country": exportCountry, "created": time.Now().UTC()})
+	st, err := newRawStream(w, customer)
 	if err != nil {
 		return 0, 0, "", err
 	}
-	if err := put(append(hdr, '\n'), true); err != nil {
-		return 0, written, "", err
-	}
 	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
-		return 0, written, "", err
+		return st.abort(err)
 	}
-	line := make([]byte, 0, 64<<10)
 	for ok := it.First(); ok; ok = it.Next() {
-		if contacts%4096 == 0 && ctx.Err() != nil {
+		if st.n%4096 == 0 && ctx.Err() != nil {
 			it.Close()
-			return contacts, written, "", ctx.Err()
+			return st.abort(ctx.Err())
 		}
 		v, err := it.ValueAndErr()
+		if err == nil {
+			err = st.contact(v)
+		}
 		if err != nil {
 			it.Close()
-			return contacts, written, "", err
+			return st.abort(err)
 		}
-		if len(v) < 2 || v[0] != '{' {
-			it.Close()
-			return contacts, written, "", errors.New("bench: a value is not a JSON object")
-		}
-		line = append(line[:0], `{"type":"contact"`...)
-		if len(v) > 2 {
-			line = append(line, ',')
-		}
-		line = append(line, v[1:]...)
-		line = append(line, '\n')
-		if err := put(line, true); err != nil {
-			it.Close()
-			return contacts, written, "", err
-		}
-		contacts++
 	}
 	if err := it.Close(); err != nil {
-		return contacts, written, "", err
+		return st.abort(err)
 	}
-	digest = hex.EncodeToString(h.Sum(nil))
-	tr, err := json.Marshal(export.Trailer{Type: export.TypeTrailer, Contacts: contacts, SHA256: digest})
-	if err != nil {
-		return contacts, written, "", err
+	return st.close()
+}
+
+// rawStream writes a raw peer's export stream through export.Writer (which keeps the count
+// and digest and writes the trailer), from contacts' JSON objects as stored: each is spliced
+// into a contact line, not re-encoded.
+type rawStream struct {
+	w    *export.Writer
+	out  *byteCount
+	line []byte
+	n    int64
+}
+
+type byteCount struct {
+	w io.Writer
+	n int64
+}
+
+func (c *byteCount) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// newRawStream writes the header.
+func newRawStream(w io.Writer, customer string) (*rawStream, error) {
+	out := &byteCount{w: w}
+	st := &rawStream{w: export.NewWriter(out), out: out, line: make([]byte, 0, 64<<10)}
+	hdr, err := export.HeaderLine(&export.Header{Customer: customer, Recipient: exportRecipient, Country: exportCountry,
+		Created: time.Now().UTC()})
+	if err == nil {
+		err = st.w.WriteLine(hdr, false)
 	}
-	return contacts, written, digest, put(append(tr, '\n'), false)
+	return st, err
+}
+
+// contact writes one contact line from a stored JSON object.
+func (st *rawStream) contact(js []byte) error {
+	if len(js) < 2 || js[0] != '{' {
+		return errors.New("bench: a value is not a JSON object")
+	}
+	st.line = append(st.line[:0], `{"type":"contact"`...)
+	if len(js) > 2 {
+		st.line = append(st.line, ',')
+	}
+	st.line = append(st.line, js[1:]...)
+	st.line = append(st.line, '\n')
+	if err := st.w.WriteLine(st.line, true); err != nil {
+		return err
+	}
+	st.n++
+	return nil
+}
+
+// close writes the trailer and returns the count, the bytes written and the digest.
+func (st *rawStream) close() (contacts, written int64, digest string, err error) {
+	t, _, err := st.w.Close()
+	return st.n, st.out.n, t.SHA256, err
+}
+
+func (st *rawStream) abort(err error) (contacts, written int64, digest string, _ error) {
+	return st.n, st.out.n, "", err
 }
 
 // ---- report ----

@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"contactstore/internal/export"
 	"contactstore/store"
 
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
@@ -339,71 +337,42 @@ func (p *sqlitePeer) get(ctx context.Context, customer, id string) (store.Contac
 // it, each line written to w with its own Write. It returns the number of contacts, the
 // bytes written and the digest. The database must be open.
 func (p *sqlitePeer) export(ctx context.Context, customer string, w io.Writer) (contacts, written int64, digest string, err error) {
-	h := sha256.New()
-	put := func(l []byte, hash bool) error {
-		if hash {
-			h.Write(l)
-		}
-		n, err := w.Write(l)
-		written += int64(n)
-		return err
-	}
-	hdr, err := json.Marshal(map[string]any{"type": export.TypeHeader, "format": export.Format, "customer": customer,
-		"recipient": exportRecipient, "country": exportCountry, "created": time.Now().UTC()})
+	st, err := newRawStream(w, customer)
 	if err != nil {
 		return 0, 0, "", err
-	}
-	if err := put(append(hdr, '\n'), true); err != nil {
-		return 0, written, "", err
 	}
 	cust := pseudonym(nil, hmac.New(sha256.New, p.macKey), customer)
 	rows, err := p.db.QueryContext(ctx, "SELECT id, value FROM contacts WHERE customer = ? ORDER BY time, id", cust)
 	if err != nil {
-		return 0, written, "", err
+		return st.abort(err)
 	}
 	defer rows.Close()
 	var (
 		id, v []byte
 		ad    = make([]byte, 0, 2*sqlitePseudonymSize)
 		plain = make([]byte, 0, 64<<10)
-		line  = make([]byte, 0, 64<<10)
 	)
 	for rows.Next() {
-		if contacts%4096 == 0 && ctx.Err() != nil {
-			return contacts, written, "", ctx.Err()
+		if st.n%4096 == 0 && ctx.Err() != nil {
+			return st.abort(ctx.Err())
 		}
 		if err := rows.Scan(&id, &v); err != nil {
-			return contacts, written, "", err
+			return st.abort(err)
 		}
 		js := v
 		if p.aead != nil {
 			ad = append(append(ad[:0], cust...), id...)
 			if js, err = p.aead.Open(plain[:0], nil, v, ad); err != nil {
-				return contacts, written, "", fmt.Errorf("bench: sqlite: opening a value: %w", err)
+				return st.abort(fmt.Errorf("bench: sqlite: opening a value: %w", err))
 			}
 			plain = js[:0]
 		}
-		if len(js) < 2 || js[0] != '{' {
-			return contacts, written, "", errors.New("bench: a value is not a JSON object")
+		if err := st.contact(js); err != nil {
+			return st.abort(err)
 		}
-		line = append(line[:0], `{"type":"contact"`...)
-		if len(js) > 2 {
-			line = append(line, ',')
-		}
-		line = append(line, js[1:]...)
-		line = append(line, '\n')
-		if err := put(line, true); err != nil {
-			return contacts, written, "", err
-		}
-		contacts++
 	}
 	if err := rows.Err(); err != nil {
-		return contacts, written, "", err
+		return st.abort(err)
 	}
-	digest = hex.EncodeToString(h.Sum(nil))
-	tr, err := json.Marshal(export.Trailer{Type: export.TypeTrailer, Contacts: contacts, SHA256: digest})
-	if err != nil {
-		return contacts, written, digest, err
-	}
-	return contacts, written, digest, put(append(tr, '\n'), false)
+	return st.close()
 }

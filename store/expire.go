@@ -80,28 +80,38 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (ExpireResult, error)
 	}
 	through := today - 1
 
+	due, err := s.destroyDue(ctx, through, &res)
+	if err != nil || len(due) == 0 {
+		return res, err
+	}
+	// 3. Clean-up.
+	res.Contacts, res.Customers, err = s.cleanupBuckets(due)
+	return res, err
+}
+
+// destroyDue carries out steps 1 and 2 of Expire under the gate: held customers' records in
+// the buckets due by through go to their holds' buckets, then the due buckets' keys are
+// destroyed in one vault write and the run audited. It returns the buckets destroyed.
+func (s *Store) destroyDue(ctx context.Context, through uint32, res *ExpireResult) ([]uint32, error) {
 	s.gate.Lock()
+	defer s.gate.Unlock()
 	if s.closed.Load() {
-		s.gate.Unlock()
-		return res, ErrClosed
+		return nil, ErrClosed
 	}
 	v := s.vault.Load()
 	var due []uint32
+	dueSet := map[uint32]bool{}
 	for b := range v.Buckets {
 		if keys.ExpiryBucket(b) && b <= through {
 			due = append(due, b)
+			dueSet[b] = true
 		}
 	}
 	slices.Sort(due)
 	if len(due) == 0 && through <= v.ExpiredThrough {
-		s.gate.Unlock()
-		return res, nil
+		return nil, nil
 	}
-	// 1. Held customers' records in due buckets go to the hold bucket first.
-	dueSet := map[uint32]bool{}
-	for _, b := range due {
-		dueSet[b] = true
-	}
+	// 1. Held customers' records in due buckets go to their holds' buckets first.
 	pol := s.policy.cur.Load()
 	for _, ps := range s.holds.list() {
 		cu, err := s.lookupByPS(ps)
@@ -109,14 +119,12 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (ExpireResult, error)
 			continue
 		}
 		if err != nil {
-			s.gate.Unlock()
-			return res, wrapErr("expire: a held customer", err)
+			return nil, wrapErr("expire: a held customer", err)
 		}
 		hold, _ := s.holds.get(ps)
 		bs, err := s.customerBuckets(cu)
 		if err != nil {
-			s.gate.Unlock()
-			return res, err
+			return nil, err
 		}
 		for _, b := range bs {
 			if !dueSet[b] {
@@ -130,8 +138,7 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (ExpireResult, error)
 			})
 			res.Held += n
 			if err != nil {
-				s.gate.Unlock()
-				return res, wrapErr("expire: preserving a held customer's contacts", err)
+				return nil, wrapErr("expire: preserving a held customer's contacts", err)
 			}
 		}
 	}
@@ -139,41 +146,23 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (ExpireResult, error)
 	for _, b := range due {
 		n, err := s.counter(bucketCountKey(b))
 		if err != nil {
-			s.gate.Unlock()
-			return res, err
+			return nil, err
 		}
 		if len(n) > 0 {
 			count += n[0]
 		}
 	}
 	// 2. Destroy the keys: one vault write.
-	err := s.updateVault(ctx, func(nv *crypto.Vault) error {
-		for _, b := range due {
-			if k, ok := nv.Buckets[b]; ok {
-				k.Wipe()
-				delete(nv.Buckets, b)
-			}
-		}
-		nv.ExpiredThrough = max(nv.ExpiredThrough, through)
-		return nil
-	})
-	if err != nil {
-		s.gate.Unlock()
-		return res, wrapErr("expire: replacing the key vault", err)
+	if err := s.destroyBuckets(due, through); err != nil {
+		return nil, wrapErr("expire", err)
 	}
-	s.records.forgetBuckets(dueSet)
 	res.Buckets, res.Through = len(due), bucketDay(through).Format(time.DateOnly)
 	detail := fmt.Sprintf("%d bucket key(s) destroyed, days through %s; %d held contact(s) preserved", len(due), res.Through, res.Held)
-	err = s.auditNow(true, audit.Entry{Kind: audit.KindExpire, Count: count, Detail: detail})
-	s.gate.Unlock()
-	if err != nil {
-		return res, err
+	if err := s.auditNow(true, audit.Entry{Kind: audit.KindExpire, Count: count, Detail: detail}); err != nil {
+		return nil, err
 	}
 	s.log.Info("expiry: bucket keys destroyed", "buckets", len(due), "through", res.Through, "contacts", count)
-
-	// 3. Clean-up.
-	res.Contacts, res.Customers, err = s.cleanupBuckets(due)
-	return res, err
+	return due, nil
 }
 
 // expiryDue reports whether an expiry run would do anything at now.

@@ -227,11 +227,12 @@ func (s *Store) dropStaleHoldKeys() error {
 	if len(stale) == 0 {
 		return nil
 	}
-	return s.destroyBuckets(stale)
+	return s.destroyBuckets(stale, 0)
 }
 
-// destroyBuckets removes bucket keys from the vault.
-func (s *Store) destroyBuckets(ids []uint32) error {
+// destroyBuckets removes bucket keys from the vault in one write, and raises its
+// ExpiredThrough mark to through (0: leaves it).
+func (s *Store) destroyBuckets(ids []uint32, through uint32) error {
 	err := s.updateVault(bg, func(v *crypto.Vault) error {
 		for _, b := range ids {
 			if k, ok := v.Buckets[b]; ok {
@@ -239,6 +240,7 @@ func (s *Store) destroyBuckets(ids []uint32) error {
 				delete(v.Buckets, b)
 			}
 		}
+		v.ExpiredThrough = max(v.ExpiredThrough, through)
 		return nil
 	})
 	if err != nil {
@@ -527,7 +529,7 @@ func (s *Store) finishRelease(cu *customer, h *holdRecord) (ReleaseResult, error
 		return res, wrapErr("releasing a legal hold", err)
 	}
 	// The hold's key goes: copies of the held records in old files are noise from here.
-	if err := s.destroyBuckets([]uint32{h.Bucket}); err != nil {
+	if err := s.destroyBuckets([]uint32{h.Bucket}, 0); err != nil {
 		return res, err
 	}
 	lo, hi := keys.BucketRange(h.Bucket)

@@ -99,6 +99,17 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 	// expiry out until the batch has committed, so no bucket used here loses its key first.
 	now = s.opts.Clock.Now()
 	pol, v := s.policy.cur.Load(), s.vault.Load()
+	// Each distinct customer's pseudonym (an HMAC) is computed once per Put, for both the
+	// hold check and the key lookup.
+	pss := make(map[string]crypto.Pseudonym)
+	psOf := func(id string) crypto.Pseudonym {
+		ps, ok := pss[id]
+		if !ok {
+			ps = s.pseudonym(id)
+			pss[id] = ps
+		}
+		return ps
+	}
 	live := items
 	if pol != nil {
 		need := map[uint32]bool{}
@@ -112,7 +123,7 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 			it := &items[i]
 			h, ok := heldPS[it.c.Customer]
 			if !ok {
-				h.e, h.held = s.holds.get(s.pseudonym(it.c.Customer))
+				h.e, h.held = s.holds.get(psOf(it.c.Customer))
 				heldPS[it.c.Customer] = h
 			}
 			b, expired := placement(pol, v, &it.c, now, h.e, h.held)
@@ -141,8 +152,10 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 		}
 		// Its key is destroyed once a policy has moved its contacts out; Pebble files older
 		// than that (a restored copy) have no policy, and get a new one.
-		if err := s.ensureBuckets(ctx, map[uint32]bool{keys.NoExpiry: true}); err != nil {
-			return res, err
+		if _, ok := v.Buckets[keys.NoExpiry]; !ok {
+			if err := s.ensureBuckets(ctx, map[uint32]bool{keys.NoExpiry: true}); err != nil {
+				return res, err
+			}
 		}
 	}
 	res.IDs = make([]string, len(items))
@@ -158,7 +171,7 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 		cu := resolved[id]
 		if cu == nil {
 			var err error
-			if cu, err = s.lookupCustomer(id, true); err != nil {
+			if cu, err = s.lookupPS(psOf(id), id, true); err != nil {
 				return res, err
 			}
 			resolved[id] = cu

@@ -80,7 +80,7 @@ func (s *Store) migrate(ctx context.Context, now time.Time) (migrateResult, erro
 			return res, wrapErr("applying the retention policy", err)
 		}
 		if !left {
-			if err := s.destroyBuckets([]uint32{keys.NoExpiry}); err != nil {
+			if err := s.destroyBuckets([]uint32{keys.NoExpiry}, 0); err != nil {
 				return res, err
 			}
 		}

@@ -21,7 +21,7 @@ func init() {
 
 func cmdBench(e *env, args []string) int {
 	f := e.flags("bench", "[--scenario ingest|expiry|export|get|erase|all] [--n N] [--seed S] [--json] [--report DIR]")
-	scenario := f.String("scenario", "ingest", "what to measure: ingest, expiry (N contacts that fall due together, among N/10 that stay), or export (one customer's N contacts, plain and age-encrypted), or all (ingest, expiry and export in turn, at N each, default 100,000, with one report)")
+	scenario := f.String("scenario", "ingest", "what to measure: ingest, expiry (N contacts that fall due together, among N/10 that stay), or export (one customer's N contacts, plain and age-encrypted), or get (whole histories of random customers), or erase (erasure latency), or all (ingest, expiry and export in turn, at N each, default 100,000, with one report)")
 	n := f.Int("n", 100000, "contacts to generate (expiry: contacts that fall due together, default 1000000)")
 	seed := f.Int64("seed", 1, "workload seed")
 	customers := f.Int("customers", 0, "customers (default N/20; expiry: (N + N/10)/20)")
