@@ -23,6 +23,10 @@ type customer struct {
 	// uses this customer writes it too, until one of them has committed (persisted).
 	wrapped   []byte
 	persisted atomic.Bool
+
+	// terms remembers the index terms of the customer's latest contact: most contacts of a
+	// customer carry the same address and number, and normalising a number is not cheap.
+	terms atomic.Pointer[termMemo]
 }
 
 func (c *customer) dataKeyKey() []byte { return keys.DataKey(c.shard, c.gen, c.ps) }

@@ -556,6 +556,9 @@ func (s *Store) completeErasure(m *erasureMarker, victims []*victim) error {
 // lowers the bucket counters by the customer's records in them. It returns how many records
 // the customer counter said there were; the caller lowers the totals.
 func (s *Store) deleteCustomerData(b *pebble.Batch, p [keys.PrefixSize]byte, touched *[]keyRange) (int64, error) {
+	if err := s.deleteIndex(b, p, touched); err != nil {
+		return 0, err
+	}
 	v := s.vault.Load()
 	lo, hi := keys.CustomerRange(keys.KindBucket, p)
 	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})

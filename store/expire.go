@@ -276,6 +276,9 @@ func (s *Store) cleanupBuckets(buckets []uint32) (contacts, customers int64, err
 						if err := s.dropLocators(b, m.prefix, bk); err != nil {
 							return err
 						}
+						if err := s.dropIndex(b, m.prefix); err != nil {
+							return err
+						}
 						continue
 					}
 					// That was the customer's last contact: remove them, unless held.
@@ -286,6 +289,9 @@ func (s *Store) cleanupBuckets(buckets []uint32) (contacts, customers int64, err
 					if ok && s.holds.has(ps) {
 						ctr.addCustomer(m.prefix, -cnt)
 						if err := s.dropLocators(b, m.prefix, bk); err != nil {
+							return err
+						}
+						if err := s.dropIndex(b, m.prefix); err != nil {
 							return err
 						}
 						continue

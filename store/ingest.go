@@ -33,6 +33,10 @@ type PutResult struct {
 	// past their term already (their customer not under a legal hold). Storing them would
 	// keep data longer than the policy allows.
 	Expired int
+	// Unindexed counts e-mail and phone values that could not be normalised (an address
+	// without a domain, a number without a country code in a store without a phone region):
+	// their contacts are stored, but Find cannot reach them through those values.
+	Unindexed int
 }
 
 // item is one contact on its way through sealing and commit.
@@ -45,6 +49,10 @@ type item struct {
 	tag      [crypto.ContactTagSize]byte
 	channel  byte
 	key, val []byte
+
+	terms     [maxContactTerms]indexTerm // blind-index terms, computed by the sealing worker
+	nterms    uint8
+	unindexed uint8 // e-mail or phone values that did not normalise
 
 	// The contact-id locator as a sealing worker found it (nil: none), and the commit
 	// sequence number before that lookup; see commitGroup.
@@ -187,6 +195,9 @@ func (s *Store) Put(ctx context.Context, contacts []Contact) (PutResult, error) 
 		return res, err
 	}
 	res.Added, res.Replaced = req.added, req.replaced
+	for i := range live {
+		res.Unindexed += int(live[i].unindexed)
+	}
 	return res, nil
 }
 
@@ -273,6 +284,8 @@ func (sl *sealer) sealItems(items []item, buf *sealBuf) error {
 			return wrapErr("sealing a record", err)
 		}
 		it.tag = crypto.ContactTag(&it.cu.key.DataKey, it.c.ID)
+		n, skipped := s.contactTerms(it.cu, &it.c, &it.terms)
+		it.nterms, it.unindexed = uint8(n), uint8(skipped)
 		it.key = keys.Record(it.bucket, it.cu.key.Prefix, it.tk, it.tag[:])
 		if !it.assigned {
 			it.lookupSeq = s.commitSeq.Load()
@@ -483,7 +496,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 		for i := range req.items {
 			it := &req.items[i]
 			// record, locator, memberships and counters, with Pebble's per-entry overhead
-			size += len(it.key) + len(it.val) + 3*keys.LocatorLen + 160
+			size += len(it.key) + len(it.val) + 3*keys.LocatorLen + 160 + int(it.nterms)*(keys.IndexOfLen+keys.IndexLen+40)
 		}
 	}
 	b := s.db.NewBatchWithSize(size)
@@ -492,6 +505,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 	locs := make(map[string][]byte, n)
 	locBuf := make([]byte, 0, n*locatorLen) // every locator value of the group, in one piece
 	member := make(map[memberID]struct{})
+	idxGroup := make(map[string]struct{})
 	ctr := newCounterSet()
 	v := s.vault.Load()
 	var created []*customer
@@ -511,6 +525,14 @@ func (s *Store) commitGroup(group []*commitReq) error {
 			if m := (memberID{cu.key.Prefix, it.bucket}); !has(member, m) {
 				member[m] = struct{}{}
 				ops = append(ops, batchOp{kind: opSet, key: keys.Expiry(it.bucket, cu.key.Prefix), val: expiryValue(cu.shard)})
+			}
+			for _, t := range it.terms[:it.nterms] {
+				jk := keys.IndexOf(cu.key.Prefix, t.token, it.bucket)
+				if !s.idxSeen.has(jk) && !has(idxGroup, string(jk)) {
+					idxGroup[string(jk)] = struct{}{}
+					ops = append(ops, batchOp{kind: opSet, key: jk, val: indexOfValue(t.kind, cu.ps)},
+						batchOp{kind: opSet, key: keys.Index(t.token, cu.ps)})
+				}
 			}
 			lk := keys.Locator(cu.key.Prefix, it.tag)
 			isNew := true
@@ -590,6 +612,9 @@ func (s *Store) commitGroup(group []*commitReq) error {
 	for _, cu := range created {
 		cu.persisted.Store(true)
 		cu.wrapped = nil
+	}
+	for k := range idxGroup {
+		s.idxSeen.add([]byte(k))
 	}
 	s.recent.committed(s.commitSeq.Add(1), locs)
 	return nil

@@ -80,6 +80,16 @@ type Options struct {
 	// built in, DefaultTransferRules; LoadTransferRules reads a newer one from a file).
 	TransferRules *TransferRules
 
+	// PhoneRegion is the region (ISO 3166-1 alpha-2, e.g. "NL") whose national numbering
+	// the blind index assumes for phone numbers written without a country code. Empty: such
+	// numbers are not indexed. Fixed when the store is created; a later Open may leave it
+	// empty (the store's own setting applies) but not name another.
+	PhoneRegion string
+	// FoldEmailProviders makes the blind index apply the rules of mail providers known to
+	// ignore dots, "+tags" or case in the local part (Gmail and others; see package index).
+	// Fixed when the store is created, like PhoneRegion.
+	FoldEmailProviders bool
+
 	// PebbleOptions, if set, may adjust Pebble's options after the store has set its own.
 	// The store's Comparer, Merger, FS and FormatMajorVersion must stay as they are.
 	PebbleOptions func(*pebble.Options)

@@ -64,6 +64,7 @@ func (s *Store) moveRecord(b *pebble.Batch, cu *customer, r *openedRecord, to ui
 	lv = append(lv, channelCode(r.c.Channel), byte(r.c.Rating))
 	_ = b.Set(keys.Locator(cu.key.Prefix, tag), lv, nil)
 	_ = b.Set(keys.Expiry(to, cu.key.Prefix), expiryValue(cu.shard), nil)
+	s.stageIndexTerms(b, cu, &r.c, to)
 	ctr.addRecord(cu.key.Prefix, r.pk.Bucket, -1)
 	ctr.addRecord(cu.key.Prefix, to, 1)
 	return nil

@@ -213,6 +213,14 @@ func rawLeft(t testing.TB, db *pebble.DB, k custKeys) []string {
 		return len(key) == 5+keys.PrefixSize && [keys.PrefixSize]byte(key[5:]) == k.prefix
 	}, "bucket entr(y/ies) (E)")
 	scan(keys.KindHold, func(key []byte) bool { return string(key) == string(keys.Hold(k.ps)) }, "hold")
+	scan(keys.KindIndex, func(key []byte) bool {
+		_, ps, err := keys.ParseIndex(key)
+		return err == nil && ps == k.ps
+	}, "index entr(y/ies) (I)")
+	scan(keys.KindIndexOf, func(key []byte) bool {
+		p, _, _, err := keys.ParseIndexOf(key)
+		return err == nil && p == k.prefix
+	}, "index membership(s) (J)")
 	if _, closer, err := db.Get(customerCountKey(k.prefix)); err == nil {
 		closer.Close()
 		out = append(out, "the S c counter")
@@ -576,9 +584,11 @@ func TestExpireRemovesWhatExpired(t *testing.T) {
 		t.Errorf("after Expire: %d contacts, %d customers, retention %+v", st.Contacts, st.Customers, st.Retention)
 	}
 	wantNoLeftovers(t, s, "after Expire", kort)
-	// gemengd keeps exactly its mails: 4 records, 4 locators, one bucket each way, counter 4.
+	// gemengd keeps exactly its mails: 4 records, 4 locators, one bucket each way, counter 4,
+	// and the index entries of its id and address (its mails carry both) in the mails' bucket.
 	left := rawLeft(t, s.db, gemengd)
-	want := []string{"1 data key(s)", "4 record(s)", "4 locator(s)", "1 bucket membership(s) (B)", "1 bucket entr(y/ies) (E)", "the S c counter"}
+	want := []string{"1 data key(s)", "4 record(s)", "4 locator(s)", "1 bucket membership(s) (B)", "1 bucket entr(y/ies) (E)",
+		"2 index entr(y/ies) (I)", "2 index membership(s) (J)", "the S c counter"}
 	if !slices.Equal(left, want) {
 		t.Errorf("gemengd in Pebble: %v, want %v", left, want)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"contactstore/crypto"
+	"contactstore/index"
 	"contactstore/internal/keys"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -69,6 +70,9 @@ type Store struct {
 	commits     chan *commitReq
 	commitSeq   atomic.Uint64  // groups committed since Open
 	recent      recentLocators // committer only
+	idxSeen     indexSeen      // committer only
+	norm        index.Normalizer
+	tokens      *index.Tokenizer
 	wg          sync.WaitGroup
 
 	cache      *pebble.Cache
@@ -141,7 +145,7 @@ func Open(dir string, o *Options) (*Store, error) {
 		return nil, wrapErr("opening "+PebbleDir+"/", err)
 	}
 	s.db = db
-	if err := errors.Join(s.checkMeta(v), s.loadDicts(), s.loadAudit(), s.loadPolicy()); err != nil {
+	if err := errors.Join(s.checkMeta(v), s.loadIndex(v), s.loadDicts(), s.loadAudit(), s.loadPolicy()); err != nil {
 		db.Close()
 		s.cache.Unref()
 		lock.Close()
@@ -381,6 +385,9 @@ func (s *Store) Close() error {
 		s.cache.Unref()
 		s.customers.wipe()
 		s.records.wipe()
+		if s.tokens != nil {
+			s.tokens.Close()
+		}
 		s.vault.Load().Wipe()
 		s.closeErr = errors.Join(err, s.ledger.close(), s.lock.Close())
 	})

@@ -31,11 +31,12 @@ func parseTimeFlag(name, v string) (time.Time, error) {
 }
 
 func cmdGet(e *env, args []string) int {
-	f := e.flags("get", "--dir DIR --customer ID [--since T] [--until T]")
+	f := e.flags("get", "--dir DIR --customer ID [--since T] [--until T] [--grep TEXT]")
 	sf := addStoreFlags(f)
 	customer := f.String("customer", "", "the customer's id (required)")
 	since := f.String("since", "", "only contacts at or after this time (RFC 3339 or YYYY-MM-DD)")
 	until := f.String("until", "", "only contacts before this time (RFC 3339 or YYYY-MM-DD)")
+	grep := f.String("grep", "", "only contacts whose subject, body, agent, category, tags or attachment names contain TEXT (any case, Unicode-aware)")
 	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *sf.dir == "" || *customer == "" })
 	if !ok {
 		return code
@@ -57,7 +58,11 @@ func cmdGet(e *env, args []string) int {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	n := 0
-	for c, err := range s.Contacts(context.Background(), *customer, r) {
+	contacts := s.Contacts(context.Background(), *customer, r)
+	if *grep != "" {
+		contacts = s.Search(context.Background(), *customer, *grep, r)
+	}
+	for c, err := range contacts {
 		if err != nil {
 			w.Flush()
 			if errors.Is(err, store.ErrErased) {

@@ -13,9 +13,11 @@ func init() {
 }
 
 func cmdInit(e *env, args []string) int {
-	f := e.flags("init", "--dir DIR [--key-file F]")
+	f := e.flags("init", "--dir DIR [--key-file F] [--phone-region CC] [--fold-email-providers]")
 	sf := addStoreFlags(f)
 	shards := f.Int("shards", 0, "number of shard keys (default 4096)")
+	region := f.String("phone-region", "NL", "the region whose national numbers the phone index assumes for numbers without a country code (ISO 3166 code; empty: index only numbers with one); fixed for the store's life")
+	fold := f.Bool("fold-email-providers", false, "index addresses at providers that ignore dots, +tags or case (Gmail and others) in their canonical form; fixed for the store's life")
 	_, code, ok := parseArgs(f, args, func(pos []string) bool { return len(pos) > 0 || *sf.dir == "" })
 	if !ok {
 		return code
@@ -37,7 +39,8 @@ func cmdInit(e *env, args []string) int {
 	if err != nil {
 		return e.fail(err)
 	}
-	s, err := store.Open(*sf.dir, &store.Options{RootKey: root, CreateIfMissing: true, ErrorIfExists: true, Shards: *shards, Logger: e.logger()})
+	s, err := store.Open(*sf.dir, &store.Options{RootKey: root, CreateIfMissing: true, ErrorIfExists: true, Shards: *shards, Logger: e.logger(),
+		PhoneRegion: *region, FoldEmailProviders: *fold})
 	if err == nil {
 		// Open also opens an existing store: init must not pretend it created one.
 		err = errors.Join(s.Close())

@@ -37,6 +37,7 @@ const (
 	KindExport     = "export"
 	KindObject     = "object"
 	KindWithdraw   = "withdraw-objection"
+	KindFind       = "find"
 )
 
 // Entry is one audit entry.

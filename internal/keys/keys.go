@@ -17,6 +17,10 @@
 //	'S' name                                        aggregate counters (merged, no decryption)
 //	'A' seq:u64                                     audit log entry (pseudonyms only)
 //	'V' pseudonym:16                                signed erasure receipt of an erased customer
+//	'I' token:16 pseudonym:16                       blind-index entry: a customer whose contacts
+//	                                                carry the value behind the token
+//	'J' prefix:16 token:16 bucket:u32               the customer's contacts in the bucket carry
+//	                                                the token (value: the token's kind)
 //
 // Records are laid out bucket first, so that everything that expires together is one
 // contiguous range that a range deletion can drop whole; within a bucket, one customer's
@@ -44,6 +48,8 @@ const (
 	KindHold    = 'H'
 	KindObject  = 'O'
 	KindDisclos = 'T'
+	KindIndex   = 'I'
+	KindIndexOf = 'J'
 )
 
 // Sizes.
@@ -52,10 +58,13 @@ const (
 	PrefixSize    = 16
 	RecordTagSize = 8
 	LocatorTag    = 16
+	TokenSize     = 16
 
 	DataKeyLen = 1 + 4 + 4 + PseudonymSize
 	RecordLen  = 1 + 4 + PrefixSize + 8 + RecordTagSize
 	LocatorLen = 1 + PrefixSize + LocatorTag
+	IndexLen   = 1 + TokenSize + PseudonymSize
+	IndexOfLen = 1 + PrefixSize + TokenSize + 4
 )
 
 // NoExpiry is the bucket of records that no retention term ends (stored before any
@@ -228,4 +237,47 @@ func Disclosure(p [PseudonymSize]byte, t uint64) []byte {
 func Disclosures(p [PseudonymSize]byte) (lo, hi []byte) {
 	lo = append([]byte{KindDisclos}, p[:]...)
 	return lo, Successor(lo)
+}
+
+// Index returns the key of a blind-index entry: token → pseudonym.
+func Index(token [TokenSize]byte, ps [PseudonymSize]byte) []byte {
+	k := make([]byte, 0, IndexLen)
+	k = append(k, KindIndex)
+	k = append(k, token[:]...)
+	return append(k, ps[:]...)
+}
+
+// IndexRange returns bounds [lo, hi) of every index entry of one token.
+func IndexRange(token [TokenSize]byte) (lo, hi []byte) {
+	lo = append([]byte{KindIndex}, token[:]...)
+	return lo, Successor(lo)
+}
+
+// ParseIndex splits an index entry's key.
+func ParseIndex(k []byte) (token [TokenSize]byte, ps [PseudonymSize]byte, err error) {
+	if len(k) != IndexLen || k[0] != KindIndex {
+		return token, ps, errors.New("keys: not an index entry")
+	}
+	copy(token[:], k[1:])
+	copy(ps[:], k[1+TokenSize:])
+	return token, ps, nil
+}
+
+// IndexOf returns the key saying that a customer's contacts in a bucket carry a token.
+func IndexOf(prefix [PrefixSize]byte, token [TokenSize]byte, bucket uint32) []byte {
+	k := make([]byte, 0, IndexOfLen)
+	k = append(k, KindIndexOf)
+	k = append(k, prefix[:]...)
+	k = append(k, token[:]...)
+	return binary.BigEndian.AppendUint32(k, bucket)
+}
+
+// ParseIndexOf splits a key made by IndexOf.
+func ParseIndexOf(k []byte) (prefix [PrefixSize]byte, token [TokenSize]byte, bucket uint32, err error) {
+	if len(k) != IndexOfLen || k[0] != KindIndexOf {
+		return prefix, token, 0, errors.New("keys: not an index membership")
+	}
+	copy(prefix[:], k[1:])
+	copy(token[:], k[1+PrefixSize:])
+	return prefix, token, binary.BigEndian.Uint32(k[1+PrefixSize+TokenSize:]), nil
 }

@@ -210,3 +210,29 @@ func FuzzParseDataKey(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseIndex(f *testing.F) {
+	f.Add(Index([TokenSize]byte{1}, [PseudonymSize]byte{2}))
+	f.Add(IndexOf([PrefixSize]byte{1}, [TokenSize]byte{2}, 3))
+	f.Add([]byte{KindIndex})
+	f.Fuzz(func(t *testing.T, k []byte) {
+		if tok, ps, err := ParseIndex(k); err == nil {
+			if again := Index(tok, ps); !bytes.Equal(again, k) {
+				t.Fatalf("ParseIndex(%x) builds %x", k, again)
+			}
+			lo, hi := IndexRange(tok)
+			if bytes.Compare(k, lo) < 0 || bytes.Compare(k, hi) >= 0 {
+				t.Fatalf("index entry %x outside its token's range [%x, %x)", k, lo, hi)
+			}
+		}
+		if p, tok, b, err := ParseIndexOf(k); err == nil {
+			if again := IndexOf(p, tok, b); !bytes.Equal(again, k) {
+				t.Fatalf("ParseIndexOf(%x) builds %x", k, again)
+			}
+			lo, hi := CustomerRange(KindIndexOf, p)
+			if bytes.Compare(k, lo) < 0 || bytes.Compare(k, hi) >= 0 {
+				t.Fatalf("index membership %x outside its customer's range", k)
+			}
+		}
+	})
+}
