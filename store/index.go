@@ -94,21 +94,19 @@ func (s *Store) loadIndex(v *crypto.Vault) error {
 // termsOf computes the index terms of a contact. Values that do not normalise (a phone field
 // holding "ask for Jan") are not indexed; it returns how many.
 func (s *Store) termsOf(c *Contact, out *[maxContactTerms]indexTerm) (n, skipped int) {
-	add := func(kind index.Kind, raw string) {
-		if raw == "" {
-			return
+	for _, f := range [...]struct {
+		kind index.Kind
+		raw  string
+	}{{index.KindCustomer, c.Customer}, {index.KindEmail, c.Email}, {index.KindPhone, c.Phone}} {
+		t, ok, skip := s.termOf(f.kind, f.raw)
+		if ok {
+			out[n] = t
+			n++
 		}
-		v, err := s.norm.Normalize(kind, raw)
-		if err != nil {
+		if skip {
 			skipped++
-			return
 		}
-		out[n] = indexTerm{kind: kind, token: s.tokens.Token(kind, v)}
-		n++
 	}
-	add(index.KindCustomer, c.Customer)
-	add(index.KindEmail, c.Email)
-	add(index.KindPhone, c.Phone)
 	return n, skipped
 }
 
@@ -307,21 +305,77 @@ func (s *Store) carriesLive(cu *customer, tok index.Token) (bool, error) {
 	return live, it.Close()
 }
 
-// termMemo is a customer's index terms for one (e-mail, phone) pair.
+// termMemo remembers a customer's index terms: their id's, and those of the last non-empty
+// e-mail address and phone number their contacts carried. Most of a customer's contacts carry
+// the same values (or none: a chat has no number), and normalising a phone number costs tens
+// of microseconds. The memo is replaced whole (copy on write), so sealing workers share it
+// without a lock.
 type termMemo struct {
-	email, phone string
-	n, skipped   int
-	terms        [maxContactTerms]indexTerm
+	customer     indexTerm
+	email, phone memoTerm
+}
+
+type memoTerm struct {
+	raw      string
+	term     indexTerm
+	ok, skip bool // normalised / given but does not normalise
 }
 
 // contactTerms is termsOf through the customer's memo.
 func (s *Store) contactTerms(cu *customer, c *Contact, out *[maxContactTerms]indexTerm) (n, skipped int) {
 	m := cu.terms.Load()
-	if m == nil || m.email != c.Email || m.phone != c.Phone {
-		m = &termMemo{email: c.Email, phone: c.Phone}
-		m.n, m.skipped = s.termsOf(c, &m.terms)
-		cu.terms.Store(m)
+	if m == nil || (c.Email != "" && c.Email != m.email.raw) || (c.Phone != "" && c.Phone != m.phone.raw) {
+		nm := &termMemo{}
+		if m != nil {
+			*nm = *m
+		} else {
+			nm.customer = s.term(index.KindCustomer, c.Customer)
+		}
+		for _, f := range [...]struct {
+			kind index.Kind
+			raw  string
+			mt   *memoTerm
+		}{{index.KindEmail, c.Email, &nm.email}, {index.KindPhone, c.Phone, &nm.phone}} {
+			if f.raw != "" && f.raw != f.mt.raw {
+				*f.mt = memoTerm{raw: f.raw}
+				f.mt.term, f.mt.ok, f.mt.skip = s.termOf(f.kind, f.raw)
+			}
+		}
+		cu.terms.Store(nm)
+		m = nm
 	}
-	*out = m.terms
-	return m.n, m.skipped
+	out[0], n = m.customer, 1
+	for _, f := range [...]struct {
+		raw string
+		mt  *memoTerm
+	}{{c.Email, &m.email}, {c.Phone, &m.phone}} {
+		switch {
+		case f.raw == "":
+		case f.mt.ok:
+			out[n] = f.mt.term
+			n++
+		case f.mt.skip:
+			skipped++
+		}
+	}
+	return n, skipped
+}
+
+// term returns the term of a value that is known to normalise (a validated customer id).
+func (s *Store) term(kind index.Kind, raw string) indexTerm {
+	t, _, _ := s.termOf(kind, raw)
+	return t
+}
+
+// termOf normalises a value and makes its token: ok when it did, skipped when a value was
+// given that does not normalise.
+func (s *Store) termOf(kind index.Kind, raw string) (t indexTerm, ok, skipped bool) {
+	if raw == "" {
+		return t, false, false
+	}
+	v, err := s.norm.Normalize(kind, raw)
+	if err != nil {
+		return t, false, true
+	}
+	return indexTerm{kind: kind, token: s.tokens.Token(kind, v)}, true, false
 }

@@ -296,3 +296,36 @@ func TestSearchIsUnicodeAware(t *testing.T) {
 		}
 	}
 }
+
+// A customer's contacts carry changing values, and many carry none: each contact is indexed
+// under exactly what it carries (the per-customer memo must not leak one contact's values
+// into another's).
+func TestIndexTermsPerContact(t *testing.T) {
+	s := openIndexed(t, vfs.NewMem(), "NL")
+	defer s.Close()
+	at := time.Date(2025, 6, 1, 9, 0, 0, 0, time.UTC)
+	seq := []Contact{
+		{Email: "a@voorbeeld.nl", Phone: "0611111111"},
+		{Email: "b@voorbeeld.nl"},
+		{Phone: "0622222222"},
+		{Email: "a@voorbeeld.nl", Phone: "geen nummer"},
+		{},
+		{Email: "c@voorbeeld.nl", Phone: "0611111111"},
+	}
+	var unindexed int
+	for i, c := range seq { // one Put each: the memo carries over between them
+		c.ID, c.Customer, c.Time = fmt.Sprint(i), "wisselend", at.Add(time.Duration(i)*time.Minute)
+		unindexed += mustPut(t, s, c).Unindexed
+	}
+	if unindexed != 1 {
+		t.Errorf("%d unindexed values, want 1", unindexed)
+	}
+	for _, v := range []index.Term{index.Email("a@voorbeeld.nl"), index.Email("b@voorbeeld.nl"), index.Email("c@voorbeeld.nl"),
+		index.Phone("+31611111111"), index.Phone("+31622222222"), index.Customer("wisselend")} {
+		wantFind(t, s, "changing values", v, "wisselend")
+	}
+	// Exactly the distinct values are indexed: 1 customer id, 3 addresses, 2 numbers.
+	if n := len(rawScan(t, s.db, keys.KindIndex)); n != 6 {
+		t.Errorf("%d index entries, want 6", n)
+	}
+}
