@@ -251,6 +251,11 @@ func (s *Store) destroyBuckets(ids []uint32, through uint32) error {
 		set[b] = true
 	}
 	s.records.forgetBuckets(set)
+	// The committer's memory of written index entries may name these buckets; a bucket id
+	// is never keyed again, but forgetting is cheap and keeps the rule simple. Every caller
+	// holds the gate exclusively (or runs in Open before the committer starts), so the
+	// committer is idle.
+	s.idxSeen = indexSeen{}
 	return nil
 }
 
