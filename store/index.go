@@ -226,8 +226,9 @@ func (s *Store) deleteIndex(b *pebble.Batch, prefix [keys.PrefixSize]byte, touch
 // Find returns the customers whose contacts carry the value of an index term: an e-mail
 // address, a phone number or a customer id, normalised as the store was set up to (see
 // package index). The answer comes from blind-index tokens; the ids returned come from each
-// customer's sealed key, not from the index. A value used only in contacts past their term
-// finds nothing. The lookup is audited (pseudonyms only). A value that does not normalise
+// customer's sealed key, not from the index. Find works by expiry day: a value stops finding
+// a customer at the end of the UTC day on which the term of the last contact carrying it
+// ends, whether or not the expirer has run (a legal hold keeps it findable). The lookup is audited (pseudonyms only). A value that does not normalise
 // is ErrInvalid.
 func (s *Store) Find(ctx context.Context, t index.Term) ([]string, error) {
 	if err := ctx.Err(); err != nil {
