@@ -549,3 +549,48 @@ func number(v float64) string {
 	}
 	return fmt.Sprintf("%g", math.Round(v*1e6)/1e6)
 }
+
+// LookupCharts draws the lookup results: the latency of one lookup (p50, p99, max) per
+// peer, and p50 and p99 by kind of lookup (e-mail, phone, miss) per peer.
+func LookupCharts(results []LookupResult) ([]Chart, error) {
+	if len(results) == 0 {
+		return nil, nil
+	}
+	r0 := results[0]
+	setup := fmt.Sprintf("%s lookups in a store of %s customers (%s contacts)",
+		thousands(float64(r0.Latency.Ops)), thousands(float64(r0.Customers)), thousands(float64(r0.N)))
+	peers := make([]string, len(results))
+	lats := make([]LatencyStats, len(results))
+	var kinds [6][]float64
+	for i, r := range results {
+		peers[i] = r.Peer
+		lats[i] = r.Latency
+		for j, l := range []LatencyStats{r.EmailLatency, r.PhoneLatency, r.MissLatency} {
+			kinds[2*j] = append(kinds[2*j], ms(l.P50))
+			kinds[2*j+1] = append(kinds[2*j+1], ms(l.P99))
+		}
+	}
+	lat, err := latencyChart("lookup-latency.svg", "Lookup: latency of one lookup (lower is better)\n"+setup,
+		"latency per lookup (ms)", peers, lats)
+	if err != nil {
+		return nil, err
+	}
+	byKind, err := barChart(barSpec{
+		file:       "lookup-kinds.svg",
+		title:      "Lookup latency by kind (lower is better)\n" + setup,
+		axis:       "latency per lookup (ms)",
+		categories: peers,
+		series: []series{
+			{"e-mail p50", kinds[0]}, {"e-mail p99", kinds[1]},
+			{"phone p50", kinds[2]}, {"phone p99", kinds[3]},
+			{"miss p50", kinds[4]}, {"miss p99", kinds[5]},
+		},
+		label:   msLabel,
+		tick:    number,
+		autoLog: true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []Chart{lat, byKind}, nil
+}

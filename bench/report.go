@@ -60,6 +60,12 @@ func EraseSection(results []EraseResult) (Section, error) {
 	return Section{Scenario: "erase", Title: "Erasure latency", Markdown: EraseMarkdown(results), Charts: charts}, err
 }
 
+// LookupSection is the lookup scenario's section: LookupMarkdown and LookupCharts.
+func LookupSection(results []LookupResult) (Section, error) {
+	charts, err := LookupCharts(results)
+	return Section{Scenario: "lookup", Title: "Lookup: the customer behind an address or a number", Markdown: LookupMarkdown(results), Charts: charts}, err
+}
+
 // ExportSection returns the report section of export results.
 func ExportSection(results []ExportResult) (Section, error) {
 	charts, err := ExportCharts(results)

@@ -16,25 +16,25 @@ import (
 )
 
 func init() {
-	register(command{name: "bench", summary: "measure ingest, expiry, export, get or erase (or the first three together) side by side with plain Pebble and SQLite on generated contacts", run: cmdBench})
+	register(command{name: "bench", summary: "measure ingest, expiry, export, get, erase or lookup (or the first three together) side by side with plain Pebble and SQLite on generated contacts", run: cmdBench})
 }
 
 func cmdBench(e *env, args []string) int {
-	f := e.flags("bench", "[--scenario ingest|expiry|export|get|erase|all] [--n N] [--seed S] [--json] [--report DIR]")
-	scenario := f.String("scenario", "ingest", "what to measure: ingest, expiry (N contacts that fall due together, among N/10 that stay), or export (one customer's N contacts, plain and age-encrypted), or get (whole histories of random customers), or erase (erasure latency), or all (ingest, expiry and export in turn, at N each, default 100,000, with one report)")
-	n := f.Int("n", 100000, "contacts to generate (expiry: contacts that fall due together, default 1000000)")
+	f := e.flags("bench", "[--scenario ingest|expiry|export|get|erase|lookup|all] [--n N] [--seed S] [--json] [--report DIR]")
+	scenario := f.String("scenario", "ingest", "what to measure: ingest, expiry (N contacts that fall due together, among N/10 that stay), or export (one customer's N contacts, plain and age-encrypted), or get (whole histories of random customers), or erase (erasure latency), or lookup (customers found by e-mail address and phone number, in a store of --customers customers, default 1,000,000; not part of all: loading its three peers takes minutes even at 100,000), or all (ingest, expiry and export in turn, at N each, default 100,000, with one report)")
+	n := f.Int("n", 100000, "contacts to generate (expiry: contacts that fall due together, default 1000000; lookup: default --customers)")
 	seed := f.Int64("seed", 1, "workload seed")
-	customers := f.Int("customers", 0, "customers (default N/20; expiry: (N + N/10)/20)")
+	customers := f.Int("customers", 0, "customers (default N/20; expiry: (N + N/10)/20; lookup: default N, or 1000000 without --n)")
 	batch := f.Int("batch", 1000, "contacts per batch")
 	writers := f.Int("writers", 1, "concurrent writers")
 	noSync := f.Bool("no-sync", false, "do not fsync each batch")
 	peers := f.String("peers", strings.Join(bench.DefaultPeers, ","), "peers to run: "+strings.Join(bench.Peers, ", ")+
 		" (expiry: "+strings.Join(bench.ExpiryPeers, ", ")+", default all; export: "+strings.Join(bench.ExportPeers, ", ")+
-		", default "+strings.Join(bench.DefaultExportPeers, ",")+")")
+		", default "+strings.Join(bench.DefaultExportPeers, ",")+"; lookup: "+strings.Join(bench.LookupPeers, ", ")+", default all)")
 	scale := f.Bool("scale", true, "expiry: also run with N/10 contacts, to show how the costs grow with N")
 	reference := f.Bool("reference", true, "expiry: also load the live contacts alone, to measure the live data's size")
 	rounds := f.Int("rounds", bench.DefaultExportRounds, "export: exports per peer (the report gives the median time and the highest memory)")
-	lookups := f.Int("lookups", bench.DefaultGetLookups, "get: random customers whose whole history is read")
+	lookups := f.Int("lookups", bench.DefaultGetLookups, "get: random customers whose whole history is read; lookup: lookups per peer (default 10000)")
 	erasures := f.Int("erasures", bench.DefaultEraseM, "erase: random customers erased one after the other")
 	dir := f.String("dir", "", "where the stores go (default: a temporary directory)")
 	asJSON := f.Bool("json", false, "print the results as JSON instead of Markdown")
@@ -69,6 +69,12 @@ func cmdBench(e *env, args []string) int {
 				return e.exitFor(errUsage(fmt.Sprintf("--%s does not apply to --scenario %s", name, *scenario)))
 			}
 		}
+	case "lookup":
+		for _, name := range []string{"writers", "no-sync", "scale", "reference"} {
+			if set[name] {
+				return e.exitFor(errUsage(fmt.Sprintf("--%s does not apply to --scenario lookup", name)))
+			}
+		}
 	case "all":
 		// Each scenario runs its default peers; the other flags go to the scenarios they
 		// apply to.
@@ -76,7 +82,7 @@ func cmdBench(e *env, args []string) int {
 			return e.exitFor(errUsage("--peers does not apply to --scenario all: run one scenario to choose its peers"))
 		}
 	default:
-		return e.exitFor(errUsage(fmt.Sprintf("--scenario %q: ingest or expiry or export or all (or get, erase)", *scenario)))
+		return e.exitFor(errUsage(fmt.Sprintf("--scenario %q: ingest or expiry or export or all (or get, erase, lookup)", *scenario)))
 	}
 	if *scenario != "export" && *scenario != "all" && set["rounds"] {
 		return e.exitFor(errUsage("--rounds applies to --scenario export only"))
@@ -137,6 +143,25 @@ func cmdBench(e *env, args []string) int {
 		}
 		md := bench.GetMarkdown(res)
 		return e.benchOutput(out, md, res, func() (bench.Section, error) { return bench.GetSection(res) })
+	case "lookup":
+		cfg := bench.LookupConfig{Seed: *seed, Batch: *batch, Dir: filepath.Join(*dir, "lookup")}
+		if set["n"] {
+			cfg.N = *n
+		}
+		if set["customers"] {
+			cfg.Customers = *customers
+		}
+		if set["lookups"] {
+			cfg.Lookups = *lookups
+		}
+		if set["peers"] {
+			cfg.Peers = ps
+		}
+		res, err := bench.RunLookup(context.Background(), cfg, say)
+		if err != nil {
+			return e.fail(err)
+		}
+		return e.benchOutput(out, bench.LookupMarkdown(res), res, func() (bench.Section, error) { return bench.LookupSection(res) })
 	case "erase":
 		res, err := bench.RunErase(context.Background(), bench.EraseConfig{N: *n, Customers: *customers, Seed: *seed, M: *erasures, Batch: *batch, Dir: filepath.Join(*dir, "erase")}, say)
 		if err != nil {
