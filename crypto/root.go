@@ -283,7 +283,15 @@ func ParseKeyFile(data []byte) (Key, error) {
 	if len(found) != 1 || !strings.HasPrefix(found[0], keyFilePrefix) {
 		return Key{}, errors.New("not a contactstore key file (expected one line starting " + keyFilePrefix + ")")
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimPrefix(found[0], keyFilePrefix)) // Strict: one key, one spelling
+	enc := strings.TrimPrefix(found[0], keyFilePrefix)
+	// Go's base64 decoders skip '\r' and '\n' even in strict mode: refuse anything but the
+	// base64url alphabet first, so that a key has exactly one spelling.
+	if strings.IndexFunc(enc, func(r rune) bool {
+		return !('A' <= r && r <= 'Z' || 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_')
+	}) >= 0 {
+		return Key{}, errors.New("malformed key: expected 32 bytes in base64url")
+	}
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(enc) // Strict: one key, one spelling
 	if err != nil || len(raw) != KeySize {
 		return Key{}, errors.New("malformed key: expected 32 bytes in base64url")
 	}

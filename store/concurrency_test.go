@@ -211,6 +211,7 @@ func TestConcurrentPutsAndReads(t *testing.T) {
 			}
 			defer s.Close()
 			check(s, "after reopen")
+			checkConsistent(t, s)
 			t.Logf("%d customers, %d contacts, %d reads during the writes", len(customers), total, reads.Load())
 		})
 	}

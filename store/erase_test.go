@@ -80,6 +80,7 @@ func TestEraseBasics(t *testing.T) {
 	if _, err := s.VerifyAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
+	checkConsistent(t, s)
 }
 
 func TestConcurrentErasuresBatch(t *testing.T) {

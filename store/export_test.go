@@ -111,4 +111,5 @@ func TestExportSmoke(t *testing.T) {
 	if !strings.Contains(strings.Join(kinds, " "), "transfer") || !strings.Contains(strings.Join(kinds, " "), "export") {
 		t.Fatalf("audit kinds %v", kinds)
 	}
+	checkConsistent(t, s)
 }

@@ -381,6 +381,7 @@ func TestEraseDuringHold(t *testing.T) {
 	if _, err := s.VerifyAudit(ctx); err != nil {
 		t.Errorf("audit: %v", err)
 	}
+	checkConsistent(t, s)
 }
 
 // TestCrashBetweenReleaseAndErasure takes a crash clone after every durable step of a

@@ -211,6 +211,7 @@ func TestIndexFollowsRetention(t *testing.T) {
 	if n != 3 { // customer, e-mail, mail's phone: in the mail's bucket only
 		t.Errorf("gemengd keeps %d index memberships, want 3", n)
 	}
+	checkConsistent(t, s)
 }
 
 func TestIndexSurvivesPolicyMoveAndHold(t *testing.T) {
@@ -249,6 +250,7 @@ func TestIndexSurvivesPolicyMoveAndHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantNoLeftovers(t, s, "released and expired", k)
+	checkConsistent(t, s)
 }
 
 func TestSearchIsUnicodeAware(t *testing.T) {

@@ -345,6 +345,7 @@ func TestExpirySmoke(t *testing.T) {
 	if st.Contacts != 1 || st.Customers != 1 {
 		t.Fatalf("stats %+v", st)
 	}
+	checkConsistent(t, s)
 }
 
 func TestParsePolicyRefusesInvalid(t *testing.T) {
@@ -845,6 +846,7 @@ func TestPolicyChangeAfterIngest(t *testing.T) {
 		}
 		wantIDs(t, s, "lengthened after expiry", "klant", "blijft")
 		checkStatsFresh(t, s, "lengthened after expiry", []string{"klant"})
+		checkConsistent(t, s)
 	})
 }
 

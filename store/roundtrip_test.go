@@ -197,6 +197,7 @@ func TestRoundTripEveryField(t *testing.T) {
 			}
 			defer s.Close()
 			t.Run("reopened", func(t *testing.T) { check(t, s) })
+			checkConsistent(t, s)
 		})
 	}
 }
@@ -410,6 +411,7 @@ func TestReingestIsIdempotent(t *testing.T) {
 		if st.Contacts != 23 || st.Customers != 4 {
 			t.Fatalf("stats %d contacts %d customers, want 23 and 4", st.Contacts, st.Customers)
 		}
+		checkConsistent(t, s)
 	})
 }
 

@@ -54,7 +54,15 @@ func cmdIngest(e *env, args []string) int {
 		total *= 2 // read twice
 	}
 	bar := progress.New(e.stderrFile, "ingest", total)
-	opts.Progress = func(p importers.Progress) { bar.Update(p.Bytes, int64(p.Records)) }
+	log := e.logger()
+	opts.Progress = func(p importers.Progress) {
+		bar.Update(p.Bytes, int64(p.Records))
+		// Counts only (CONTACTSTORE_LOG=debug): what is committed so far, for operators and
+		// for the crash tests that kill ingest midway.
+		if log != nil {
+			log.Debug("ingest progress", "records", p.Records, "committed", p.Stored, "skipped", p.Skipped, "bytes", p.Bytes)
+		}
+	}
 	res, ierr := importers.Import(context.Background(), s, inputs, opts)
 	bar.Done()
 	cerr := s.Close()
