@@ -49,6 +49,10 @@ type Vault struct {
 	// bucket at or below it may be given a key again, so that a destroyed bucket's records
 	// (in old files and backups) can never be confused with new ones. Zero: none yet.
 	ExpiredThrough uint32
+
+	// Backups are the store's backups: a live one holds the key that opens it (see
+	// BackupKey); an expired one is a tombstone that only says when its key was destroyed.
+	Backups []BackupKey
 }
 
 // NewVault returns a vault with fresh random keys and n shards (DefaultShards if n <= 0).
@@ -87,6 +91,7 @@ func (v *Vault) StoreIDString() string { return fmt.Sprintf("%x", v.StoreID[:]) 
 func (v *Vault) Clone() *Vault {
 	c := *v
 	c.Shards = slices.Clone(v.Shards)
+	c.Backups = slices.Clone(v.Backups)
 	c.Buckets = make(map[uint32]Key, len(v.Buckets))
 	for b, k := range v.Buckets {
 		c.Buckets[b] = k
@@ -113,6 +118,9 @@ func (v *Vault) Wipe() {
 	for b := range v.Buckets {
 		delete(v.Buckets, b)
 	}
+	for i := range v.Backups {
+		v.Backups[i].Key.Wipe()
+	}
 }
 
 const (
@@ -124,6 +132,7 @@ const (
 	secShards   = 3
 	secBuckets  = 4
 	secExpiry   = 5 // optional: absent in vaults written before any expiry
+	secBackups  = 6 // optional: absent in vaults of stores never backed up
 )
 
 // ErrVaultCorrupt is returned for a vault file that is malformed or fails authentication
@@ -190,6 +199,9 @@ func (v *Vault) body() []byte {
 	section(secBuckets, s)
 	if v.ExpiredThrough != 0 {
 		section(secExpiry, wire.AppendU32(nil, v.ExpiredThrough))
+	}
+	if len(v.Backups) > 0 {
+		section(secBackups, appendBackupKeys(nil, v.Backups))
 	}
 	return b
 }
@@ -305,6 +317,13 @@ func (v *Vault) decodeBody(body []byte) error {
 			}
 		case secExpiry:
 			v.ExpiredThrough = s.U32()
+			seen-- // optional
+		case secBackups:
+			bks, err := decodeBackupKeys(s)
+			if err != nil {
+				return fmt.Errorf("section %d: %v", tag, err)
+			}
+			v.Backups = bks
 			seen-- // optional
 		default:
 			return fmt.Errorf("unknown section %d (written by a newer version?)", tag)

@@ -51,6 +51,8 @@ type ExpireResult struct {
 	// before the run (see SetPolicy).
 	PolicyMoved   int64 `json:"policy_moved,omitempty"`
 	PolicyExpired int64 `json:"policy_expired,omitempty"`
+	// BackupKeys counts backup keys destroyed because their backup's term ended.
+	BackupKeys int `json:"backup_keys,omitempty"`
 }
 
 // Expire runs expiry as of now (the zero time means the store's clock): every bucket whose
@@ -66,6 +68,10 @@ func (s *Store) Expire(ctx context.Context, now time.Time) (ExpireResult, error)
 	defer s.expireMu.Unlock()
 	if s.closed.Load() {
 		return res, ErrClosed
+	}
+	var err error
+	if res.BackupKeys, err = s.expireBackups(ctx, now); err != nil {
+		return res, err
 	}
 	if s.policy.pending.Load() {
 		m, err := s.migrate(ctx, now)
@@ -167,7 +173,7 @@ func (s *Store) destroyDue(ctx context.Context, through uint32, res *ExpireResul
 
 // expiryDue reports whether an expiry run would do anything at now.
 func (s *Store) expiryDue(now time.Time) bool {
-	if s.policy.pending.Load() {
+	if s.policy.pending.Load() || s.backupsDue(now) {
 		return true
 	}
 	today := dayOf(now)

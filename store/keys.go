@@ -33,6 +33,9 @@ func (s *Store) RotateRootKey(ctx context.Context, newRoot crypto.KeyWrapper) er
 	if err != nil {
 		return err
 	}
+	if err := s.writeKeyRing(ctx); err != nil { // the key-ring is sealed under the root key too
+		return err
+	}
 	return s.auditNow(true, audit.Entry{Kind: audit.KindKeys,
 		Detail: fmt.Sprintf("root key rotated to %s; vault generation %d", crypto.Describe(newRoot), next.Generation)})
 }

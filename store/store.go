@@ -80,6 +80,8 @@ type Store struct {
 	stallNanos atomic.Int64
 	stallStart atomic.Int64
 
+	noKeyRing bool // a store Restore prepares in a temporary dir writes no key-ring beside it
+
 	closeOnce sync.Once
 	closed    atomic.Bool
 	closeErr  error
@@ -100,6 +102,9 @@ func Open(dir string, o *Options) (*Store, error) {
 	}
 	fs := opts.FS
 	ctx := context.Background()
+	if err := finishRestore(fs, dir); err != nil {
+		return nil, err
+	}
 
 	vaultPath := fs.PathJoin(dir, VaultFile)
 	data, err := readFile(fs, vaultPath)

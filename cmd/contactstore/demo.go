@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -266,9 +267,100 @@ func (d *demo) run(dir string, n, customers int, seed int64) error {
 		return err
 	}
 	d.say("%d contacts of %d customers, %s on disk", st.Contacts, st.Customers, bytesStr(st.Disk.Total))
+
+	if s, err = d.backupRestore(ctx, s, dir, root, counts, needles); err != nil {
+		return err
+	}
+	defer s.Close()
 	fmt.Fprintln(d.out, "\nDone.")
 	return nil
 }
+
+// backupRestore shows a backup with a term, an erasure after it, and a restore over the
+// store that keeps the customer erased. It closes s and returns the reopened store.
+func (d *demo) backupRestore(ctx context.Context, s *store.Store, dir string, root crypto.KeyWrapper, counts map[string]int, needles []string) (*store.Store, error) {
+	// A customer who still has contacts.
+	var who string
+	ids := make([]string, 0, len(counts))
+	for c := range counts {
+		ids = append(ids, c)
+	}
+	sort.Strings(ids)
+	for _, c := range ids {
+		n := 0
+		for _, err := range s.Contacts(ctx, c, store.TimeRange{}) {
+			if err == nil {
+				n++
+			}
+		}
+		if n > 0 {
+			who = c
+			break
+		}
+	}
+	if who == "" {
+		return s, nil
+	}
+	d.section("Backups with a term: back up, erase a customer, restore — the erasure holds")
+	bdir := filepath.Clean(dir) + ".backups"
+	if err := os.MkdirAll(bdir, 0o700); err != nil {
+		return s, err
+	}
+	file := filepath.Join(bdir, "demo.csb")
+	info, err := s.BackupFile(ctx, file, &store.BackupOptions{Term: "P30D"})
+	if err != nil {
+		return s, err
+	}
+	d.say("backup %s: %s in %d files, its own key in the vault and in %s; restorable until %s",
+		info.ID, bytesStr(uint64(info.Bytes)), info.Files, filepath.Base(store.KeyRingPath(dir)), info.TermEnd.Format(time.DateOnly))
+	_, _, hits, err := scanDir(bdir, append(needles, who))
+	if err != nil {
+		return s, err
+	}
+	d.say("plaintext values found in the backup file: %d", hits)
+	if _, err := s.Erase(ctx, who, "Art. 17 request (demo, after the backup)"); err != nil {
+		return s, err
+	}
+	d.say("%s erased after the backup was taken", who)
+	if err := s.Close(); err != nil {
+		return nil, err
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	res, err := store.Restore(ctx, f, dir, &store.RestoreOptions{RootKey: root})
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	d.say("restored over the store: the erasure ledger replayed first, %d customer(s) kept erased", res.KeptErased)
+	if s, err = store.Open(dir, &store.Options{RootKey: root}); err != nil {
+		return nil, err
+	}
+	for _, err := range s.Contacts(ctx, who, store.TimeRange{}) {
+		d.say("reading %s after the restore: %s", who, strings.TrimPrefix(fmt.Sprint(err), "contactstore: "))
+		break
+	}
+	f, err = os.Open(file)
+	if err != nil {
+		return s, err
+	}
+	later := fixedClock(info.TermEnd.Add(time.Hour))
+	_, err = store.Restore(ctx, f, filepath.Join(filepath.Dir(dir), "too-late"), &store.RestoreOptions{RootKey: root, Live: dir, Clock: later})
+	f.Close()
+	if !errors.Is(err, store.ErrBackupExpired) {
+		return s, fmt.Errorf("demo: a backup past its term was not refused: %v", err)
+	}
+	d.say("the same backup a day after its term: %s", strings.TrimPrefix(err.Error(), "contactstore: "))
+	d.say("(the expirer destroys its key then: every copy of the backup becomes noise, wherever it went)")
+	return s, nil
+}
+
+// fixedClock is a store.Clock stopped at one instant.
+type fixedClock time.Time
+
+func (c fixedClock) Now() time.Time { return time.Time(c) }
 
 // putAll stores contacts in batches, two batches in flight. It returns how many were stored
 // and how many were not because the retention policy puts them past their term already.
