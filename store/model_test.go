@@ -1,11 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"slices"
@@ -42,6 +44,11 @@ type modelCustomer struct {
 	since    time.Time // hold placed
 	pending  bool      // erasure requested during the hold
 	erased   bool      // erased and nothing stored since
+	// everErased: erased at some time. A customer who came back after an erasure and whose
+	// contacts have all expired since reads as erased again (the ledger remembers the
+	// erasure; nothing newer is there).
+	everErased bool
+	erasedAt   int // the step of the latest erasure
 	values   map[string]bool
 }
 
@@ -90,6 +97,12 @@ type modelRun struct {
 	m     *model
 	step  int
 	ops   map[string]int
+
+	// The latest backup: its archive, the model as it was then, and when.
+	backup     []byte
+	backupAt   int
+	backupEnd  time.Time
+	backupSnap *model
 }
 
 func (mr *modelRun) fatalf(format string, args ...any) {
@@ -188,7 +201,7 @@ func (mr *modelRun) get(cust string) {
 		mr.fatalf("get %s: %v, the model has %v", cust, gerr, want)
 	case gerr != nil && !errors.Is(gerr, ErrNotFound) && !errors.Is(gerr, ErrErased):
 		mr.fatalf("get %s: %v", cust, gerr)
-	case errors.Is(gerr, ErrErased) && (mc == nil || !mc.erased):
+	case errors.Is(gerr, ErrErased) && (mc == nil || !mc.erased && !mc.everErased):
 		mr.fatalf("get %s: erased, the model says not", cust)
 	case mc != nil && mc.erased && !errors.Is(gerr, ErrErased):
 		mr.fatalf("get %s: %v %v, the model says erased", cust, ids, gerr)
@@ -209,7 +222,7 @@ func (mr *modelRun) erase(cust string) {
 			mr.fatalf("erase %s with nothing stored: %v", cust, err)
 		}
 		if err == nil && mc != nil {
-			mc.erased = true
+			mc.erased, mc.everErased, mc.erasedAt = true, true, mr.step
 		}
 	case mc.erased:
 		if !errors.Is(err, ErrErased) {
@@ -227,7 +240,7 @@ func (mr *modelRun) erase(cust string) {
 		if err := rc.Verify(mr.s.PublicKey()); err != nil {
 			mr.fatalf("erase %s: receipt: %v", cust, err)
 		}
-		mc.contacts, mc.values, mc.erased = map[string]modelContact{}, map[string]bool{}, true
+		mc.contacts, mc.values, mc.erased, mc.everErased, mc.erasedAt = map[string]modelContact{}, map[string]bool{}, true, true, mr.step
 	}
 }
 
@@ -275,7 +288,7 @@ func (mr *modelRun) release(cust string) {
 		mr.fatalf("release %s: receipt %v, the model's pending erasure %v", cust, res.Receipt != nil, mc.pending)
 	}
 	if mc.pending {
-		mc.pending, mc.erased = false, true
+		mc.pending, mc.erased, mc.everErased, mc.erasedAt = false, true, true, mr.step
 		mc.contacts, mc.values = map[string]modelContact{}, map[string]bool{}
 		return
 	}
@@ -361,6 +374,64 @@ func (mr *modelRun) export(cust string) {
 	}
 }
 
+// clone deep-copies the model.
+func (m *model) clone() *model {
+	c := &model{pol: m.pol, now: m.now, customers: map[string]*modelCustomer{}}
+	for id, mc := range m.customers {
+		x := *mc
+		x.contacts, x.values = maps.Clone(mc.contacts), maps.Clone(mc.values)
+		c.customers[id] = &x
+	}
+	return c
+}
+
+// backupNow takes a backup (term 30 days) into memory and remembers the model.
+func (mr *modelRun) backupNow() {
+	var buf bytes.Buffer
+	info, err := mr.s.Backup(context.Background(), &buf, &BackupOptions{Term: "P30D"})
+	if err != nil {
+		mr.fatalf("backup: %v", err)
+	}
+	mr.backup, mr.backupAt, mr.backupEnd, mr.backupSnap = buf.Bytes(), mr.step, info.TermEnd, mr.m.clone()
+}
+
+// restore restores the latest backup in place: the model goes back to the backup's, with
+// every customer erased since erased again and what expired since gone. Past the backup's
+// term the restore is refused and nothing changes.
+func (mr *modelRun) restore() {
+	if mr.backup == nil {
+		return
+	}
+	if err := mr.s.Close(); err != nil {
+		mr.fatalf("close before restore: %v", err)
+	}
+	_, err := Restore(context.Background(), bytes.NewReader(mr.backup), "db",
+		&RestoreOptions{RootKey: testKey(mr.t), FS: mr.mem, Clock: mr.clock})
+	expired := !mr.m.now.Before(mr.backupEnd)
+	switch {
+	case expired && !errors.Is(err, ErrBackupExpired):
+		mr.fatalf("restore of a backup past its term (%v, now %v): %v", mr.backupEnd, mr.m.now, err)
+	case !expired && err != nil:
+		mr.fatalf("restore: %v", err)
+	case !expired:
+		m := mr.backupSnap.clone()
+		m.now = mr.m.now
+		for id, mc := range m.customers {
+			if live := mr.m.customers[id]; live != nil && live.everErased && live.erasedAt > mr.backupAt {
+				mc.contacts, mc.values, mc.erased, mc.everErased, mc.erasedAt = map[string]modelContact{}, map[string]bool{}, true, true, live.erasedAt
+				mc.held, mc.pending = false, false
+			}
+			for cid, x := range mc.contacts {
+				if !m.visible(mc, x) {
+					delete(mc.contacts, cid)
+				}
+			}
+		}
+		mr.m = m
+	}
+	mr.open()
+}
+
 func (mr *modelRun) reopen(crash bool) {
 	if crash {
 		// Everything acknowledged was synced: a crash that loses all unsynced data must
@@ -414,12 +485,18 @@ func runModel(t *testing.T, seed uint64, steps int) {
 		case p < 90:
 			mr.ops["export"]++
 			mr.export(cust)
-		case p < 95:
+		case p < 93:
 			mr.ops["reopen"]++
 			mr.reopen(false)
-		default:
+		case p < 96:
 			mr.ops["crash"]++
 			mr.reopen(true)
+		case p < 98:
+			mr.ops["backup"]++
+			mr.backupNow()
+		default:
+			mr.ops["restore"]++
+			mr.restore()
 		}
 	}
 	for _, c := range modelCustomers { // a final full comparison
