@@ -49,7 +49,7 @@ type modelCustomer struct {
 	// erasure; nothing newer is there).
 	everErased bool
 	erasedAt   int // the step of the latest erasure
-	values   map[string]bool
+	values     map[string]bool
 }
 
 type model struct {
