@@ -110,7 +110,7 @@ func restoreTemp(fs vfs.FS, dir string) string { return restoreSide(fs, dir, res
 // backup past its term is refused (ErrBackupExpired).
 //
 // In place, the switch is crash-safe: a crash leaves either the old store or, once the
-// journal DIR/RESTORING is written, the restored one, which the next Open or Restore
+// journal DIR.restoring is written, the restored one, which the next Open or Restore
 // finishes moving in.
 func Restore(ctx context.Context, r io.Reader, dir string, o *RestoreOptions) (*RestoreResult, error) {
 	if o == nil || o.RootKey == nil {
