@@ -303,19 +303,25 @@ func (s *Store) BackupFile(ctx context.Context, path string, o *BackupOptions) (
 	}
 	info, err := s.Backup(ctx, f, o)
 	if err == nil {
-		err = f.Sync()
+		if serr := f.Sync(); serr != nil {
+			err = wrapErr("backup: syncing "+path, serr)
+		}
 	}
 	if cerr := f.Close(); err == nil && cerr != nil {
 		err = wrapErr("backup: writing "+path, cerr)
 	}
 	if err == nil {
-		if err = s.fs.Rename(tmp, path); err == nil {
-			err = syncDir(s.fs, s.fs.PathDir(path))
+		if rerr := s.fs.Rename(tmp, path); rerr != nil {
+			err = wrapErr("backup: moving the backup into "+path, rerr)
 		}
 	}
 	if err != nil {
 		_ = s.fs.Remove(tmp)
 		return nil, err
+	}
+	if err := syncDir(s.fs, s.fs.PathDir(path)); err != nil {
+		// The file is whole and in place; only its directory entry may not survive a crash.
+		return nil, wrapErr("backup: syncing the directory of "+path+" (the backup file is whole, but a crash may lose it)", err)
 	}
 	return info, nil
 }

@@ -205,3 +205,83 @@ func TestFaultExpireVault(t *testing.T) {
 		})
 	}
 }
+
+// TestFaultBackupFile fails the backup file's writes, sync and rename: BackupFile reports
+// it, leaves no file (and no temporary) behind, and the store goes on; once the disk
+// recovers a backup succeeds and restores.
+func TestFaultBackupFile(t *testing.T) {
+	for _, step := range []struct {
+		name  string
+		match func(errorfs.Op) bool
+	}{
+		{"write", func(o errorfs.Op) bool { return isWrite(o.Kind) && strings.Contains(o.Path, "backup.cs") }},
+		{"sync", func(o errorfs.Op) bool { return isSync(o.Kind) && strings.Contains(o.Path, "backup.cs") }},
+		{"rename", func(o errorfs.Op) bool { return o.Kind == errorfs.OpRename && strings.Contains(o.Path, "backup.cs") }},
+	} {
+		for _, fe := range faultErrors {
+			t.Run(step.name+"/"+fe.name, func(t *testing.T) {
+				mem := vfs.NewCrashableMem()
+				inj := &faultInjector{}
+				s := openTest(t, errorfs.Wrap(mem, inj))
+				ctx := context.Background()
+				var cs []Contact
+				for i := range 30 {
+					cs = append(cs, mkContact("bewaard", i))
+				}
+				if _, err := s.Put(ctx, cs); err != nil {
+					t.Fatal(err)
+				}
+				if err := mem.MkdirAll("out", 0o700); err != nil {
+					t.Fatal(err)
+				}
+				inj.arm(step.match, fe.make)
+				_, err := s.BackupFile(ctx, "out/backup.cs", nil)
+				if n := inj.disarm(); n == 0 {
+					t.Fatal("the fault never fired: the test tests nothing")
+				}
+				checkErrText(t, "a backup whose file fails", err, []string{"backup"}, []string{"bewaard"})
+				if names, _ := mem.List("out"); len(names) != 0 {
+					t.Errorf("a failed backup left %v behind", names)
+				}
+				// The store goes on, and a backup now succeeds.
+				if _, err := s.Put(ctx, []Contact{mkContact("bewaard", 99)}); err != nil {
+					t.Fatalf("put after the failed backup: %v", err)
+				}
+				info, err := s.BackupFile(ctx, "out/backup.cs", nil)
+				if err != nil {
+					t.Fatalf("backup after the fault: %v", err)
+				}
+				if info.Files == 0 {
+					t.Fatalf("backup after the fault: %+v", info)
+				}
+				checkConsistent(t, s)
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+				f, err := mem.Open("out/backup.cs")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				res, err := Restore(ctx, f, "elders", &RestoreOptions{RootKey: testKey(t), Live: "db", FS: mem,
+					Clock: &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}})
+				if err != nil {
+					t.Fatalf("restore of the backup made after the fault: %v", err)
+				}
+				if res.Files == 0 {
+					t.Errorf("restore: %+v", res)
+				}
+				o := testOptions(t, mem)
+				o.CreateIfMissing = false
+				rs, err := Open("elders", o)
+				if err != nil {
+					t.Fatalf("open the restored store: %v", err)
+				}
+				defer rs.Close()
+				if got, err := collect(t, rs, "bewaard", TimeRange{}); err != nil || len(got) != 31 {
+					t.Errorf("restored: %d contacts, %v; want 31", len(got), err)
+				}
+			})
+		}
+	}
+}
