@@ -3,19 +3,23 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
 	"contactstore/crypto"
 	"contactstore/internal/audit"
 	"contactstore/internal/backupfmt"
+	"contactstore/internal/keys"
 	"contactstore/internal/ledger"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -238,7 +242,11 @@ func Restore(ctx context.Context, r io.Reader, dir string, o *RestoreOptions) (*
 	er, err := s.Expire(ctx, now)
 	if err == nil {
 		res.ExpiredBuckets, res.ExpiredContacts = er.Buckets, er.Contacts
-		res.KeptErased, err = s.replayErasures(replay)
+		var absent map[string]bool
+		res.KeptErased, absent, err = s.replayErasures(replay)
+		if err == nil {
+			err = s.noteReceiptsElsewhere(ledgerData, m.LedgerSeq, absent)
+		}
 	}
 	if err == nil {
 		err = s.auditNow(true, audit.Entry{Kind: audit.KindKeys, Detail: fmt.Sprintf(
@@ -506,21 +514,23 @@ func chooseLedger(fs vfs.FS, backupLedger []byte, m *backupfmt.Manifest, given, 
 // replayErasures erases again the customers (pseudonyms, hex) that still have a data key,
 // through the store's own erasure (new shard keys, data deleted, ledger entries). It
 // returns how many it erased.
-func (s *Store) replayErasures(pss []string) (int, error) {
+func (s *Store) replayErasures(pss []string) (int, map[string]bool, error) {
 	s.gate.Lock()
 	defer s.gate.Unlock()
 	var victims []*victim
+	absent := map[string]bool{}
 	for _, h := range pss {
 		ps, err := parsePS(h)
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		cu, err := s.lookupByPS(ps)
 		if errors.Is(err, errNoCustomer) {
+			absent[h] = true // not in the backup: nothing to erase again
 			continue
 		}
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		victims = append(victims, &victim{cu: cu, reqs: []*eraseReq{{reason: "restore: erased after the backup", done: make(chan eraseRes, 1)}}})
 	}
@@ -530,14 +540,72 @@ func (s *Store) replayErasures(pss []string) (int, error) {
 		victims = victims[len(chunk):]
 		_, finish, err := s.erase(chunk)
 		if err != nil {
-			return erased, err
+			return erased, absent, err
 		}
 		if err := finish(); err != nil {
-			return erased, err
+			return erased, absent, err
 		}
 		erased += len(chunk)
 	}
-	return erased, nil
+	return erased, absent, nil
+}
+
+// receiptsElsewhereKey (Meta) lists the ledger entries of erasures made after the backup a
+// store was restored from, of customers the backup did not hold: their signed receipts
+// stayed with the store that issued them (the restored ledger keeps their digests). Check
+// reports these as warnings, not as missing receipts.
+var receiptsElsewhereKey = keys.Meta("receipts-elsewhere")
+
+// noteReceiptsElsewhere records, for the restored store, the ledger entries whose receipts
+// it cannot have (see receiptsElsewhereKey).
+func (s *Store) noteReceiptsElsewhere(ledgerData []byte, after uint64, absent map[string]bool) error {
+	if len(absent) == 0 {
+		return nil
+	}
+	l, err := ledger.Parse(bytes.NewReader(ledgerData))
+	if err != nil {
+		return wrapErr("restore: reading the erasure ledger", err)
+	}
+	var seqs []uint64
+	for _, e := range l.Entries {
+		if e.Seq > after && e.Kind == ledger.KindErased && absent[e.Customer] {
+			seqs = append(seqs, e.Seq)
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	old, err := s.receiptsElsewhere()
+	if err != nil {
+		return err
+	}
+	for q := range old {
+		seqs = append(seqs, q)
+	}
+	slices.Sort(seqs)
+	enc, _ := json.Marshal(slices.Compact(seqs))
+	return wrapErr("restore: recording receipts kept elsewhere", s.db.Set(receiptsElsewhereKey, enc, pebble.Sync))
+}
+
+// receiptsElsewhere reads the set noteReceiptsElsewhere recorded.
+func (s *Store) receiptsElsewhere() (map[uint64]bool, error) {
+	v, closer, err := s.db.Get(receiptsElsewhereKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, wrapErr("reading store metadata", err)
+	}
+	defer closer.Close()
+	var seqs []uint64
+	if err := json.Unmarshal(v, &seqs); err != nil {
+		return nil, fmt.Errorf("%w: the list of receipts kept elsewhere does not parse", ErrCorrupt)
+	}
+	out := make(map[uint64]bool, len(seqs))
+	for _, q := range seqs {
+		out[q] = true
+	}
+	return out, nil
 }
 
 // syncTree fsyncs a directory, its subdirectories and their files' entries.

@@ -123,6 +123,7 @@ const (
 	ckLedger            = "ledger"               // the erasure ledger's chain does not verify
 	ckLedgerTorn        = "ledger-torn"          // a torn last line (warning; cut at the next Open)
 	ckLedgerNoReceipt   = "ledger-no-receipt"    // an erased entry without its stored receipt
+	ckReceiptElsewhere  = "receipt-elsewhere"    // the same, for an erasure made after the backup this store was restored from
 	ckReceipt           = "receipt"              // a stored receipt that does not verify or match
 	ckDataKeyMalformed  = "data-key-malformed"   // a 'D' key of the wrong size or shard
 	ckDataKeyStale      = "data-key-stale"       // a data key of an old shard generation
@@ -171,7 +172,8 @@ const (
 
 // warnings are the problem kinds that are warnings.
 var warnings = map[string]bool{
-	ckErasurePending: true, ckLedgerTorn: true, ckRecordGone: true, ckLocatorGone: true,
+	ckReceiptElsewhere: true,
+	ckErasurePending:   true, ckLedgerTorn: true, ckRecordGone: true, ckLocatorGone: true,
 	ckMemberGone: true, ckIndexOfGone: true, ckUnknownKind: true, ckCounterCleanup: true,
 }
 
@@ -535,6 +537,18 @@ func (c *checker) checkLedger() error {
 	}
 	c.rep.LedgerEntries = int64(len(l.Entries))
 	c.digests = map[string]bool{}
+	elsewhere := map[uint64]bool{}
+	if v, ok, err := c.get(receiptsElsewhereKey); err != nil {
+		return err
+	} else if ok {
+		var seqs []uint64
+		if json.Unmarshal(v, &seqs) != nil {
+			c.problem(ckLedger, "the list of receipts kept elsewhere does not parse")
+		}
+		for _, q := range seqs {
+			elsewhere[q] = true
+		}
+	}
 	for _, e := range l.Entries {
 		if e.Kind != ledger.KindErased {
 			continue
@@ -550,6 +564,8 @@ func (c *checker) checkLedger() error {
 		}
 		if _, ok, err := c.get(keys.Receipt(ps)); err != nil {
 			return err
+		} else if !ok && elsewhere[e.Seq] {
+			c.problem(ckReceiptElsewhere, "entry %d: pseudonym %s was erased after the backup this store was restored from, and was not in it: its receipt stayed with the store that issued it", e.Seq, e.Customer)
 		} else if !ok && !c.pendingReceipt(e.Customer) {
 			c.problem(ckLedgerNoReceipt, "entry %d: no V receipt for pseudonym %s", e.Seq, e.Customer)
 		}

@@ -208,10 +208,11 @@ func (c *counterSet) each(merge func(k, v []byte) error) error {
 		}
 	}
 	for m, n := range c.members {
-		if n != 0 {
-			if err := merge(keys.Bucket(m.prefix, m.bucket), encodeCounters([]int64{n})); err != nil {
-				return err
-			}
+		// Even a zero: a commit group that placed a contact in a bucket and then replaced it
+		// (the same id twice, the second time due another day) wrote the bucket's E entry,
+		// and the B entry must exist beside it (with its count, 0) until expiry clears both.
+		if err := merge(keys.Bucket(m.prefix, m.bucket), encodeCounters([]int64{n})); err != nil {
+			return err
 		}
 	}
 	return nil

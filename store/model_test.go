@@ -27,8 +27,10 @@ import (
 // with -model.seed. Short in CI; -model.long (or CONTACTSTORE_LONG=1) runs many more steps.
 
 var (
-	modelSeed = flag.Uint64("model.seed", 0, "model test: run only this seed")
-	modelLong = flag.Bool("model.long", false, "model test: long run (many seeds and steps)")
+	modelSeed  = flag.Uint64("model.seed", 0, "model test: run only this seed")
+	modelLong  = flag.Bool("model.long", false, "model test: long run (many seeds and steps)")
+	modelTrace = flag.Bool("model.trace", false, "model test: log every operation")
+	modelEvery = flag.Bool("model.checkall", false, "model test: run the consistency checker after every operation")
 )
 
 const modelPolicy = `{"default":"P1Y","rules":[{"category":"chat","retention":"P20D"},{"channel":"phone","retention":"P60D"}]}`
@@ -430,6 +432,19 @@ func (mr *modelRun) restore() {
 		mr.m = m
 	}
 	mr.open()
+	mr.check()
+}
+
+// check runs the store's consistency checker; any error it reports fails the run.
+func (mr *modelRun) check() {
+	mr.t.Helper()
+	rep, err := mr.s.Check(context.Background(), nil)
+	if err != nil {
+		mr.fatalf("check: %v", err)
+	}
+	if !rep.OK() {
+		mr.fatalf("check: %+v", rep.Problems)
+	}
 }
 
 func (mr *modelRun) reopen(crash bool) {
@@ -443,6 +458,7 @@ func (mr *modelRun) reopen(crash bool) {
 		mr.fatalf("close: %v", err)
 	}
 	mr.open()
+	mr.check()
 }
 
 func runModel(t *testing.T, seed uint64, steps int) {
@@ -460,7 +476,11 @@ func runModel(t *testing.T, seed uint64, steps int) {
 	defer func() { mr.s.Close() }()
 	for mr.step = 0; mr.step < steps; mr.step++ {
 		cust := modelCustomers[mr.r.IntN(len(modelCustomers))]
-		switch p := mr.r.IntN(100); {
+		p := mr.r.IntN(100)
+		if *modelTrace {
+			t.Logf("step %d: op %d customer %s, now %v", mr.step, p, cust, mr.m.now.Format(time.DateTime))
+		}
+		switch {
 		case p < 35:
 			mr.ops["put"]++
 			mr.put()
@@ -498,10 +518,14 @@ func runModel(t *testing.T, seed uint64, steps int) {
 			mr.ops["restore"]++
 			mr.restore()
 		}
+		if *modelEvery {
+			mr.check()
+		}
 	}
 	for _, c := range modelCustomers { // a final full comparison
 		mr.get(c)
 	}
+	mr.check()
 	t.Logf("seed %d: %d steps %v", seed, steps, mr.ops)
 }
 
