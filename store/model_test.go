@@ -418,6 +418,14 @@ func (mr *modelRun) restore() {
 	case !expired:
 		m := mr.backupSnap.clone()
 		m.now = mr.m.now
+		// The restored store keeps the live ledger: customers erased since the backup read
+		// as erased, also those the backup did not hold.
+		for id, live := range mr.m.customers {
+			if live.everErased && live.erasedAt > mr.backupAt && m.customers[id] == nil {
+				mc := m.cust(id)
+				mc.erased, mc.everErased, mc.erasedAt = true, true, live.erasedAt
+			}
+		}
 		for id, mc := range m.customers {
 			if live := mr.m.customers[id]; live != nil && live.everErased && live.erasedAt > mr.backupAt {
 				mc.contacts, mc.values, mc.erased, mc.everErased, mc.erasedAt = map[string]modelContact{}, map[string]bool{}, true, true, live.erasedAt
