@@ -83,18 +83,10 @@ type Reader struct {
 	inputs   []Input
 	tickets  map[string]*ticket
 	contacts map[string]contactInfo
-	pass     *jsonstream.Multi
-	started  bool
-	queue    []result
-	err      error
+	tp       *jsonstream.TwoPass
 }
 
 var _ importfmt.Reader = (*Reader)(nil)
-
-type result struct {
-	item importfmt.Item
-	err  error
-}
 
 type contactInfo struct{ email, phone string }
 
@@ -115,49 +107,21 @@ type ticket struct {
 
 // NewReader returns a Reader over inputs, which are read when Next is first called.
 func NewReader(inputs []Input, opts Options) (*Reader, error) {
-	return &Reader{
+	r := &Reader{
 		inputs:   append([]Input(nil), inputs...),
 		tickets:  make(map[string]*ticket),
 		contacts: make(map[string]contactInfo),
-	}, nil
+	}
+	r.tp = jsonstream.NewTwoPass(r.inputs, wrapperKeys, errClosed, r.collect, r.emit)
+	return r, nil
 }
 
 // Next returns the next Item, io.EOF after the last, a *importfmt.RecordError for a record
 // that cannot be used (call Next again to go on), or a fatal error.
-func (r *Reader) Next() (importfmt.Item, error) {
-	if r.err != nil {
-		return importfmt.Item{}, r.err
-	}
-	if !r.started {
-		r.started = true
-		if err := r.collect(); err != nil {
-			r.err = err
-			return importfmt.Item{}, err
-		}
-		r.pass = jsonstream.NewMulti(r.inputs, wrapperKeys...)
-	}
-	for len(r.queue) == 0 {
-		el, err := r.pass.Next()
-		if err != nil {
-			r.err = err
-			return importfmt.Item{}, err
-		}
-		r.emit(el)
-	}
-	res := r.queue[0]
-	r.queue[0] = result{}
-	r.queue = r.queue[1:]
-	return res.item, res.err
-}
+func (r *Reader) Next() (importfmt.Item, error) { return r.tp.Next() }
 
 // Close releases the input being read. Next returns an error after Close.
-func (r *Reader) Close() error {
-	r.err = errClosed
-	if r.pass == nil {
-		return nil
-	}
-	return r.pass.Close()
-}
+func (r *Reader) Close() error { return r.tp.Close() }
 
 // record is the union of the fields of tickets, conversations, contacts and ratings.
 type record struct {
@@ -345,7 +309,7 @@ func (r *Reader) emit(el jsonstream.Element) {
 }
 
 func (r *Reader) fail(pos importfmt.Position, reason string) {
-	r.queue = append(r.queue, result{err: &importfmt.RecordError{Pos: pos, Reason: reason}})
+	r.tp.Problem(pos, reason)
 }
 
 func (r *Reader) ticketItems(pos importfmt.Position, rec *record) {
@@ -378,7 +342,7 @@ func (r *Reader) ticketItems(pos importfmt.Position, rec *record) {
 			it.Body = jsonstream.HTMLText(rec.Description)
 		}
 		it.Attachments, it.Meta = attachments(rec.Attachments, tid, t)
-		r.queue = append(r.queue, result{item: it})
+		r.tp.Item(it)
 	}
 	for i, raw := range rec.Conversations {
 		var c record
@@ -455,7 +419,7 @@ func (r *Reader) conversation(pos importfmt.Position, c *record, where string) {
 		it.Body = jsonstream.HTMLText(c.Body)
 	}
 	it.Attachments, it.Meta = attachments(c.Attachments, tid, t)
-	r.queue = append(r.queue, result{item: it})
+	r.tp.Item(it)
 }
 
 // address returns the bare address of a From value ("Name <a@b>" or "a@b"), "" if none.

@@ -94,18 +94,10 @@ type Reader struct {
 	opts    Options
 	tickets map[string]*ticket
 	emails  map[string]string // user id → address
-	pass    *jsonstream.Multi
-	started bool
-	queue   []result
-	err     error
+	tp      *jsonstream.TwoPass
 }
 
 var _ importfmt.Reader = (*Reader)(nil)
-
-type result struct {
-	item importfmt.Item
-	err  error
-}
 
 // ticket is the compact summary of a ticket kept between the passes.
 type ticket struct {
@@ -127,50 +119,22 @@ func NewReader(inputs []Input, opts Options) (*Reader, error) {
 	if opts.TicketID == nil {
 		opts.TicketID = TicketIDFromName
 	}
-	return &Reader{
+	r := &Reader{
 		inputs:  append([]Input(nil), inputs...),
 		opts:    opts,
 		tickets: make(map[string]*ticket),
 		emails:  make(map[string]string),
-	}, nil
+	}
+	r.tp = jsonstream.NewTwoPass(r.inputs, wrapperKeys, errClosed, r.collect, r.emit)
+	return r, nil
 }
 
 // Next returns the next Item, io.EOF after the last, a *importfmt.RecordError for a record
 // that cannot be used (call Next again to go on), or a fatal error.
-func (r *Reader) Next() (importfmt.Item, error) {
-	if r.err != nil {
-		return importfmt.Item{}, r.err
-	}
-	if !r.started {
-		r.started = true
-		if err := r.collect(); err != nil {
-			r.err = err
-			return importfmt.Item{}, err
-		}
-		r.pass = jsonstream.NewMulti(r.inputs, wrapperKeys...)
-	}
-	for len(r.queue) == 0 {
-		el, err := r.pass.Next()
-		if err != nil {
-			r.err = err
-			return importfmt.Item{}, err
-		}
-		r.emit(el)
-	}
-	res := r.queue[0]
-	r.queue[0] = result{}
-	r.queue = r.queue[1:]
-	return res.item, res.err
-}
+func (r *Reader) Next() (importfmt.Item, error) { return r.tp.Next() }
 
 // Close releases the input being read. Next returns an error after Close.
-func (r *Reader) Close() error {
-	r.err = errClosed
-	if r.pass == nil {
-		return nil
-	}
-	return r.pass.Close()
-}
+func (r *Reader) Close() error { return r.tp.Close() }
 
 // TicketIDFromName is the default Options.TicketID. It recognises only names that clearly
 // say which ticket they hold, so that no comment is given to the wrong customer: a parent
@@ -386,7 +350,7 @@ func (r *Reader) emit(el jsonstream.Element) {
 }
 
 func (r *Reader) fail(pos importfmt.Position, reason string) {
-	r.queue = append(r.queue, result{err: &importfmt.RecordError{Pos: pos, Reason: reason}})
+	r.tp.Problem(pos, reason)
 }
 
 func (r *Reader) ticketItems(pos importfmt.Position, rec *record) {
@@ -427,7 +391,7 @@ func (r *Reader) ticketItems(pos importfmt.Position, rec *record) {
 		it.Agent = "zendesk:user:" + string(rec.SubmitterID)
 	}
 	it.Meta = meta(tid, t, nil)
-	r.queue = append(r.queue, result{item: it})
+	r.tp.Item(it)
 }
 
 // base fills the ticket's share of an Item.
@@ -502,7 +466,7 @@ func (r *Reader) comment(pos importfmt.Position, tid string, c *record, where st
 		}
 	}
 	it.Meta = meta(tid, t, urls)
-	r.queue = append(r.queue, result{item: it})
+	r.tp.Item(it)
 }
 
 // meta encodes the small set of ticket fields kept with each Item.
