@@ -549,3 +549,41 @@ func TestBackupDuringErasures(t *testing.T) {
 		}
 	}
 }
+
+// Stats lists backups with their state: live while the term runs, expired once the expirer
+// destroyed the key.
+func TestStatsListBackups(t *testing.T) {
+	mem := vfs.NewMem()
+	o := testOptions(t, mem)
+	clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	o.Clock = clock
+	s, err := Open("db", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	if _, err := s.Put(ctx, []Contact{mkContact("k", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stats(ctx)
+	if err != nil || len(st.Backups) != 0 {
+		t.Fatalf("stats before any backup: %v %v", st.Backups, err)
+	}
+	info, err := s.Backup(ctx, io.Discard, &BackupOptions{Term: "P7D"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.Stats(ctx)
+	if len(st.Backups) != 1 || st.Backups[0].ID != info.ID || st.Backups[0].State != "live" {
+		t.Fatalf("stats after a backup: %+v", st.Backups)
+	}
+	clock.t = clock.t.AddDate(0, 0, 8)
+	if _, err := s.Expire(ctx, clock.t); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = s.Stats(ctx)
+	if len(st.Backups) != 1 || st.Backups[0].State != "expired" {
+		t.Fatalf("stats after the term: %+v", st.Backups)
+	}
+}

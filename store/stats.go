@@ -21,6 +21,9 @@ type Stats struct {
 	Buckets         int            `json:"buckets"`
 	Ratings         []RatingStats  `json:"ratings"`
 	Retention       RetentionStats `json:"retention"`
+	// Backups lists the store's backups with their terms: live ones (their key is in the
+	// vault), due ones (term ended, key destroyed at the next expiry run) and expired ones.
+	Backups []BackupInfo `json:"backups"`
 	Disk            DiskStats      `json:"disk"`
 	Pebble          PebbleHealth   `json:"pebble"`
 }
@@ -159,6 +162,10 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		}
 		return channelCode(a.Channel) < channelCode(b.Channel)
 	})
+	st.Backups = s.Backups()
+	if st.Backups == nil {
+		st.Backups = []BackupInfo{}
+	}
 	if err := s.retentionStats(&st.Retention); err != nil {
 		return st, err
 	}

@@ -50,6 +50,13 @@ func cmdStats(e *env, args []string) int {
 	fmt.Fprintf(w, "engine\tL0 %d files/%d sublevels, read amp %d, %d flushes, %d compactions, debt %s, %d write stalls (%s)\n",
 		p.L0Files, p.L0Sublevels, p.ReadAmp, p.Flushes, p.Compactions, bytesStr(p.CompactionDebt), p.WriteStalls, p.WriteStallTime)
 	w.Flush()
+	live := 0
+	for _, b := range st.Backups {
+		if b.State == "live" {
+			live++
+		}
+	}
+	fmt.Fprintf(e.stdout, "backups    %d live of %d (contactstore backups lists them with their terms)\n", live, len(st.Backups))
 	fmt.Fprintln(e.stdout, "\nRetention:")
 	writeRetention(e.stdout, "  ", st.Retention)
 	if len(st.Ratings) > 0 {
