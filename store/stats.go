@@ -24,8 +24,8 @@ type Stats struct {
 	// Backups lists the store's backups with their terms: live ones (their key is in the
 	// vault), due ones (term ended, key destroyed at the next expiry run) and expired ones.
 	Backups []BackupInfo `json:"backups"`
-	Disk            DiskStats      `json:"disk"`
-	Pebble          PebbleHealth   `json:"pebble"`
+	Disk    DiskStats    `json:"disk"`
+	Pebble  PebbleHealth `json:"pebble"`
 }
 
 // RatingStats aggregates the customers' marks for one channel and calendar month (UTC) of
