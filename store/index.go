@@ -258,6 +258,16 @@ func (s *Store) Find(ctx context.Context, t index.Term) ([]string, error) {
 	}
 	var ids []string
 	var found []string
+	// One iterator over the 'J' entries serves every customer found (a value shared by
+	// many customers would otherwise build an iterator per customer).
+	var jit *pebble.Iterator
+	if len(pss) > 0 {
+		jlo, jhi := keys.Kind(keys.KindIndexOf)
+		if jit, err = s.db.NewIter(&pebble.IterOptions{LowerBound: jlo, UpperBound: jhi}); err != nil {
+			return nil, wrapErr("find", err)
+		}
+		defer jit.Close()
+	}
 	for _, ps := range pss {
 		cu, err := s.lookupByPS(ps)
 		if errors.Is(err, errNoCustomer) {
@@ -266,7 +276,7 @@ func (s *Store) Find(ctx context.Context, t index.Term) ([]string, error) {
 		if err != nil {
 			return nil, wrapErr("find", err)
 		}
-		ok, err := s.carriesLive(cu, tok)
+		ok, err := s.carriesLive(jit, cu, tok)
 		if err != nil {
 			return nil, wrapErr("find", err)
 		}
@@ -285,25 +295,20 @@ func (s *Store) Find(ctx context.Context, t index.Term) ([]string, error) {
 // carriesLive reports whether a customer has a contact carrying the token that is still
 // within its term: in a bucket whose key exists and whose day has not ended (or a hold's or
 // the no-expiry bucket).
-func (s *Store) carriesLive(cu *customer, tok index.Token) (bool, error) {
+func (s *Store) carriesLive(it *pebble.Iterator, cu *customer, tok index.Token) (bool, error) {
 	lo := append([]byte{keys.KindIndexOf}, cu.key.Prefix[:]...)
 	lo = append(lo, tok[:]...)
-	hi := keys.Successor(lo)
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
-	if err != nil {
-		return false, err
-	}
 	v, today := s.vault.Load(), dayOf(s.opts.Clock.Now())
 	_, held := s.holds.get(cu.ps)
 	live := false
-	for it.First(); it.Valid() && !live; it.Next() {
+	for ok := it.SeekGE(lo); ok && !live && bytes.HasPrefix(it.Key(), lo); ok = it.Next() {
 		_, _, bk, err := keys.ParseIndexOf(it.Key())
 		if err != nil || bucketGone(v, bk) {
 			continue
 		}
 		live = !keys.ExpiryBucket(bk) || bk >= today || held
 	}
-	return live, it.Close()
+	return live, it.Error()
 }
 
 // termMemo remembers a customer's index terms: their id's, and those of the last non-empty
