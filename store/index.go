@@ -129,16 +129,16 @@ type indexSeen struct {
 
 const indexSeenMax = 1 << 20
 
-func (x *indexSeen) has(k []byte) bool {
-	_, ok := x.m[[keys.IndexOfLen]byte(k)]
+func (x *indexSeen) has(k [keys.IndexOfLen]byte) bool {
+	_, ok := x.m[k]
 	return ok
 }
 
-func (x *indexSeen) add(k []byte) {
+func (x *indexSeen) add(k [keys.IndexOfLen]byte) {
 	if x.m == nil || len(x.m) >= indexSeenMax {
 		x.m = make(map[[keys.IndexOfLen]byte]struct{}, 1024)
 	}
-	x.m[[keys.IndexOfLen]byte(k)] = struct{}{}
+	x.m[k] = struct{}{}
 }
 
 // stageIndexTerms stages the entries of a moved record's terms in its new bucket (policy

@@ -543,7 +543,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 	locs := make(map[string][]byte, n)
 	locBuf := make([]byte, 0, n*locatorLen) // every locator value of the group, in one piece
 	member := make(map[memberID]struct{})
-	idxGroup := make(map[string]struct{})
+	idxGroup := make(map[[keys.IndexOfLen]byte]struct{})
 	ctr := newCounterSet()
 	v := s.vault.Load()
 	var created []*customer
@@ -565,10 +565,13 @@ func (s *Store) commitGroup(group []*commitReq) error {
 				ops = append(ops, batchOp{kind: opSet, key: keys.Expiry(it.bucket, cu.key.Prefix), val: expiryValue(cu.shard)})
 			}
 			for _, t := range it.terms[:it.nterms] {
-				jk := keys.IndexOf(cu.key.Prefix, t.token, it.bucket)
-				if !s.idxSeen.has(jk) && !has(idxGroup, string(jk)) {
-					idxGroup[string(jk)] = struct{}{}
-					ops = append(ops, batchOp{kind: opSet, key: jk, val: indexOfValue(t.kind, cu.ps)},
+				// Most contacts repeat a (customer, value, day) already written: build the key
+				// on the stack and allocate only for one that is written.
+				jk := keys.IndexOfKey(cu.key.Prefix, t.token, it.bucket)
+				if !s.idxSeen.has(jk) && !has(idxGroup, jk) {
+					idxGroup[jk] = struct{}{}
+					key := jk
+					ops = append(ops, batchOp{kind: opSet, key: key[:], val: indexOfValue(t.kind, cu.ps)},
 						batchOp{kind: opSet, key: keys.Index(t.token, cu.ps)})
 				}
 			}
@@ -652,7 +655,7 @@ func (s *Store) commitGroup(group []*commitReq) error {
 		cu.wrapped = nil
 	}
 	for k := range idxGroup {
-		s.idxSeen.add([]byte(k))
+		s.idxSeen.add(k)
 	}
 	s.recent.committed(s.commitSeq.Add(1), locs)
 	return nil

@@ -265,11 +265,19 @@ func ParseIndex(k []byte) (token [TokenSize]byte, ps [PseudonymSize]byte, err er
 
 // IndexOf returns the key saying that a customer's contacts in a bucket carry a token.
 func IndexOf(prefix [PrefixSize]byte, token [TokenSize]byte, bucket uint32) []byte {
-	k := make([]byte, 0, IndexOfLen)
-	k = append(k, KindIndexOf)
-	k = append(k, prefix[:]...)
-	k = append(k, token[:]...)
-	return binary.BigEndian.AppendUint32(k, bucket)
+	k := IndexOfKey(prefix, token, bucket)
+	return k[:]
+}
+
+// IndexOfKey is IndexOf as a value, for callers that look a key up far more often than
+// they keep one (no allocation).
+func IndexOfKey(prefix [PrefixSize]byte, token [TokenSize]byte, bucket uint32) [IndexOfLen]byte {
+	var k [IndexOfLen]byte
+	k[0] = KindIndexOf
+	copy(k[1:], prefix[:])
+	copy(k[1+PrefixSize:], token[:])
+	binary.BigEndian.PutUint32(k[1+PrefixSize+TokenSize:], bucket)
+	return k
 }
 
 // ParseIndexOf splits a key made by IndexOf.
