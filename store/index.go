@@ -91,25 +91,6 @@ func (s *Store) loadIndex(v *crypto.Vault) error {
 	return nil
 }
 
-// termsOf computes the index terms of a contact. Values that do not normalise (a phone field
-// holding "ask for Jan") are not indexed; it returns how many.
-func (s *Store) termsOf(c *Contact, out *[maxContactTerms]indexTerm) (n, skipped int) {
-	for _, f := range [...]struct {
-		kind index.Kind
-		raw  string
-	}{{index.KindCustomer, c.Customer}, {index.KindEmail, c.Email}, {index.KindPhone, c.Phone}} {
-		t, ok, skip := s.termOf(f.kind, f.raw)
-		if ok {
-			out[n] = t
-			n++
-		}
-		if skip {
-			skipped++
-		}
-	}
-	return n, skipped
-}
-
 // indexOfValue is a 'J' entry's value: the kind and the customer's pseudonym (so that the
 // 'I' entry can be found without the customer key).
 func indexOfValue(kind index.Kind, ps crypto.Pseudonym) []byte {
@@ -145,7 +126,7 @@ func (x *indexSeen) add(k [keys.IndexOfLen]byte) {
 // migration, hold, release), so that clean-up of the old bucket keeps them.
 func (s *Store) stageIndexTerms(b *pebble.Batch, cu *customer, c *Contact, bucket uint32) {
 	var terms [maxContactTerms]indexTerm
-	n, _ := s.termsOf(c, &terms)
+	n, _ := s.contactTerms(cu, c, &terms) // through the customer's memo, as at ingest
 	for _, t := range terms[:n] {
 		_ = b.Set(keys.IndexOf(cu.key.Prefix, t.token, bucket), indexOfValue(t.kind, cu.ps), nil)
 		_ = b.Set(keys.Index(t.token, cu.ps), nil, nil)
@@ -327,7 +308,9 @@ type memoTerm struct {
 	ok, skip bool // normalised / given but does not normalise
 }
 
-// contactTerms is termsOf through the customer's memo.
+// contactTerms computes the index terms of a contact — its customer id, e-mail address and
+// phone number, normalised and tokenised — through the customer's memo. Values that do not
+// normalise (a phone field holding "ask for Jan") are not indexed; it returns how many.
 func (s *Store) contactTerms(cu *customer, c *Contact, out *[maxContactTerms]indexTerm) (n, skipped int) {
 	m := cu.terms.Load()
 	if m == nil || (c.Email != "" && c.Email != m.email.raw) || (c.Phone != "" && c.Phone != m.phone.raw) {
